@@ -18,7 +18,7 @@ void not_available(const std::string& what, const std::string& why) {
 int run_main(int argc, char** argv) {
   CLI::App app{"t2: Transformer² (self-adaptive LLMs) at cluster scale.\n"
                "Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 not available."};
-  app.set_version_flag("--version", std::string("t2 ") + t2::version() + " (git " + t2::git_sha() + ")");
+  app.set_version_flag("--version", std::string("t2 ") + t2::version() + " (git " + t2::git_sha() + ")\n");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
