@@ -7,7 +7,7 @@
 //   all_reduce(buf, op)        in place; every rank ends with op over all ranks' buffers
 //   all_gather(send, recv)     recv.count == size() * send.count, rank-major (rank r's data at r*count)
 //   broadcast(buf, root)       in place; every rank ends with root's buffer
-//   send/recv(buf, peer, tag)  point to point, matching tag
+//   send/recv(buf, peer, tag)  point to point, matching tag; peer != rank() (no self-messages)
 //   barrier()
 // Every call takes a deadline (CollectiveOptions::timeout); when it passes the call throws
 // t2::TimeoutError naming the operation, the rank and the group, instead of hanging.

@@ -1,0 +1,101 @@
+#include "cluster/mpi-runtime.h"
+
+#include <sched.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/check.h"
+
+namespace t2 {
+
+namespace {
+int g_thread_level = -1;
+
+void finalize_at_exit() {
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  if (init && !fin) MPI_Finalize();
+}
+}  // namespace
+
+int mpi_init(int* argc, char*** argv) {
+  int init = 0;
+  MPI_Initialized(&init);
+  if (init) {
+    if (g_thread_level < 0) MPI_Query_thread(&g_thread_level);
+    return g_thread_level;
+  }
+  int provided = 0;
+  const int rc = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
+  if (rc != MPI_SUCCESS) detail::mpi_call_failed(__FILE__, __LINE__, "MPI_Init_thread", rc);
+  // Anything below FUNNELED cannot be used safely from a program that has other threads at all.
+  T2_CHECK(provided >= MPI_THREAD_FUNNELED, "MPI provides thread level {}, t2 needs at least FUNNELED ({})",
+           provided, MPI_THREAD_FUNNELED);
+  g_thread_level = provided;
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  std::atexit(finalize_at_exit);
+  return provided;
+}
+
+bool mpi_is_initialized() {
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  return init && !fin;
+}
+
+int mpi_thread_level() { return g_thread_level; }
+
+int mpi_world_rank() {
+  if (!mpi_is_initialized()) return 0;
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+
+int mpi_world_size() {
+  if (!mpi_is_initialized()) return 1;
+  int n = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &n);
+  return n;
+}
+
+std::string mpi_error_string(int code) {
+  char buf[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(code, buf, &len) != MPI_SUCCESS) return fmt::format("MPI error {}", code);
+  return std::string(buf, static_cast<size_t>(len));
+}
+
+bool mpi_wait_until(MPI_Request& req, const Deadline& deadline, MPI_Status* status) {
+  MPI_Status local;
+  MPI_Status* st = status ? status : &local;
+  int done = 0;
+  const auto start = Clock::now();
+  for (uint64_t polls = 0;; ++polls) {
+    T2_MPI_CHECK(MPI_Test(&req, &done, st));
+    if (done) return true;
+    if (deadline.expired()) return false;
+    // Spin for the first 200 us (latency of small control messages), then yield, then sleep a
+    // little: busy-waiting ranks on an oversubscribed node starve the rank they wait for.
+    const auto waited = Clock::now() - start;
+    if (waited < std::chrono::microseconds(200)) continue;
+    if (waited < std::chrono::milliseconds(5)) {
+      sched_yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(waited < std::chrono::milliseconds(100) ? 50 : 500));
+    }
+  }
+}
+
+namespace detail {
+void mpi_call_failed(const char* file, int line, const char* expr, int code) {
+  throw Error(fmt::format("{} failed: {} (MPI error {}) at {}:{}", expr, mpi_error_string(code), code, file, line));
+}
+}  // namespace detail
+
+}  // namespace t2
