@@ -1,0 +1,173 @@
+// The campaign scheduler: a DAG of jobs, each split into work items by its driver, run on worker
+// groups through a WorkTransport. Rules (docs/coordinator.md has the full list):
+//   - dependencies: a job starts when every job it depends on is done; when one failed or was
+//     skipped, the job is skipped with the reason, and so are its own dependents;
+//   - pull-based balancing: a group gets its next item when it returns one (or is idle);
+//   - model affinity: a group takes items for the model it has loaded; it switches only when no job
+//     of that model can still produce work, and then to the model with work that the fewest groups
+//     have loaded (ties: the earliest job);
+//   - deadlines: an item not answered within its deadline is reported with the group, its rank, the
+//     job and the request, the group is marked unresponsive, and the item is requeued elsewhere;
+//   - bounded retries: an item that failed (worker exception or deadline) max_attempts times fails
+//     its job; the other jobs go on. The exit code is 0 only when every job finished.
+// The decisions depend only on the order of events (results, deadlines) and never on timing
+// otherwise, so a run is reproducible from its event order. The public methods are thread-safe so
+// that the status server may take snapshots while run() is going.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "coordinator/work-driver.h"
+#include "coordinator/work-transport.h"
+#include "core/deadline.h"
+
+namespace t2 {
+
+struct JobSpec {
+  std::string id;
+  std::string kind;                  // "decompose", "train-expert", "few-shot-search", "evaluate", ...
+  std::string model;
+  std::vector<std::string> deps;
+  std::shared_ptr<JobDriver> driver;
+  int max_attempts = 0;              // per item; 0: SchedulerOptions::max_attempts
+};
+
+enum class JobState { waiting, ready, running, done, failed, skipped };
+enum class GroupState { idle, busy, unresponsive };
+const char* job_state_name(JobState s);
+const char* group_state_name(GroupState s);
+
+struct SchedulerOptions {
+  Seconds item_timeout = timeouts::control_message;  // one item's deadline from its dispatch
+  int max_attempts = 3;
+  Seconds poll_interval{0.25};                       // how often run() wakes without results
+  Seconds shutdown_timeout{10};
+  // Called (under no lock) for every incident line: hung group, worker exception, failed job.
+  std::function<void(const std::string&)> on_incident;
+  // Called once per loop turn of run(), e.g. to redraw progress.
+  std::function<void()> on_tick;
+};
+
+struct JobStatus {
+  std::string id, kind, model;
+  JobState state = JobState::waiting;
+  uint64_t units_done = 0, units_total = 0;
+  int in_flight = 0;
+  int failures = 0;                  // failed attempts so far (exceptions and deadlines)
+  std::string reason;                // why it failed or was skipped
+  nlohmann::json metrics;
+};
+
+struct GroupStatus {
+  int group = 0, rank = 0;
+  GroupState state = GroupState::idle;
+  std::string model;                 // loaded model ("" before the first item)
+  std::string current;               // the request in flight, else the last one
+  uint64_t items_done = 0;
+  int model_loads = 0;
+  double busy_seconds = 0;
+};
+
+struct SchedulerSnapshot {
+  std::vector<JobStatus> jobs;
+  std::vector<GroupStatus> groups;
+  std::vector<std::string> incidents;  // the most recent ones
+  int model_loads = 0, model_switches = 0;
+  uint64_t items_dispatched = 0, items_completed = 0;
+  bool finished = false;
+  double elapsed_seconds = 0;
+};
+
+nlohmann::json scheduler_snapshot_json(const SchedulerSnapshot& s);
+
+class Scheduler {
+ public:
+  // Throws UsageError naming the job for duplicate ids, unknown dependencies and cycles.
+  // `group_ranks[g]` is group g's first world rank (used in reports).
+  Scheduler(std::vector<JobSpec> jobs, std::vector<int> group_ranks, SchedulerOptions options = {});
+
+  // Runs until every job is done, failed or skipped; returns the exit code (0: all done, 1: not).
+  // Never waits without a bound: every poll has a deadline and a campaign with work left but no
+  // responsive group fails the remaining jobs instead of waiting.
+  int run(WorkTransport& transport);
+
+  // --- the event interface run() is built on (also used directly by tests) ---
+  // The next item for an idle group, or nullopt when it should wait.
+  std::optional<WorkItem> assign(int group, Clock::time_point now);
+  void on_result(const WorkResult& result, Clock::time_point now);
+  // Group `group`'s item passed its deadline: report, mark the group unresponsive, requeue.
+  void on_deadline(int group, Clock::time_point now);
+  // Groups whose in-flight item's deadline is at or before `now`.
+  std::vector<int> overdue_groups(Clock::time_point now) const;
+  // Fails jobs that can never make progress (no responsive group, or a driver with nothing to give and
+  // nothing in flight); returns true when it changed anything.
+  bool resolve_stalls();
+
+  bool finished() const;
+  int exit_code() const;
+  SchedulerSnapshot snapshot() const;
+  // "g1 <- item 4 job a #3 attempt 1" per dispatch, in order (for reproducibility checks).
+  std::vector<std::string> dispatch_log() const;
+
+ private:
+  struct Job {
+    JobSpec spec;
+    JobState state = JobState::waiting;
+    std::vector<int> deps;                          // indices
+    std::vector<std::pair<WorkSpec, int>> queue;    // ready specs with their next attempt number
+    int in_flight = 0;
+    int failures = 0;
+    std::string reason;
+  };
+  struct Group {
+    int rank = 0;
+    GroupState state = GroupState::idle;
+    std::string model;
+    std::string last_request;
+    uint64_t current_item = 0;
+    uint64_t items_done = 0;
+    int model_loads = 0;
+    double busy_seconds = 0;
+  };
+  struct InFlight {
+    int job = -1;
+    int group = -1;
+    WorkSpec spec;
+    int attempt = 1;
+    Clock::time_point sent, deadline;
+    WorkItem item;
+  };
+
+  bool fill(Job& j);                  // pulls one spec from the driver into the job's queue
+  bool job_has_work(int j);
+  bool model_may_get_work(const std::string& model);
+  int pick_job(const std::string& model);
+  void refresh_states();
+  void fail_job(int j, const std::string& reason);
+  void incident(const std::string& line);
+  void item_failed(const InFlight& f, const std::string& why);
+  int attempts_for(const Job& j) const;
+  bool finished_locked() const;
+  std::string group_name(int g) const;
+
+  mutable std::mutex mu_;
+  SchedulerOptions opt_;
+  std::vector<Job> jobs_;
+  std::vector<Group> groups_;
+  std::map<uint64_t, InFlight> in_flight_;
+  std::vector<std::string> incidents_;
+  std::vector<std::string> pending_incidents_;  // handed to on_incident outside the lock
+  std::vector<std::string> dispatch_log_;
+  uint64_t next_item_id_ = 1, items_completed_ = 0;
+  int model_loads_ = 0, model_switches_ = 0;
+  Clock::time_point started_ = Clock::now();
+};
+
+}  // namespace t2

@@ -1,0 +1,187 @@
+// The memory planner against numbers worked out by hand from the Llama 3 shapes (METHOD.md §3.6),
+// the 70B requirement of DESIGN.md decision 10, and config.json parsing errors.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "coordinator/memory-plan.h"
+#include "core/error.h"
+#include "tests/support/test-support.h"
+
+namespace t2 {
+namespace {
+
+uint64_t item_bytes(const PhasePlan& ph, const std::string& suffix) {
+  for (const auto& i : ph.items)
+    if (i.name.size() >= suffix.size() && i.name.compare(i.name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return i.bytes;
+  ADD_FAILURE() << "no item ending in '" << suffix << "'";
+  return 0;
+}
+
+uint64_t item_prefix(const PhasePlan& ph, const std::string& prefix) {
+  for (const auto& i : ph.items)
+    if (i.name.rfind(prefix, 0) == 0) return i.bytes;
+  ADD_FAILURE() << "no item starting with '" << prefix << "'";
+  return 0;
+}
+
+TEST(MemoryPlan, Llama3_8bParameterAndZCounts) {
+  const ModelShape s = llama3_8b_shape();
+  // By hand: per layer q 4096², k and v 4096·1024, o 4096², gate/up/down 4096·14336, 2 norms.
+  const int64_t per_layer = 4096LL * 4096 * 2 + 4096LL * 1024 * 2 + 4096LL * 14336 * 3 + 2 * 4096;
+  const int64_t params = 32 * per_layer + 2 * 128256LL * 4096 + 4096;
+  EXPECT_EQ(s.parameter_count(), params);
+  EXPECT_EQ(params, 8030261248LL);  // the published "8.03B" of Meta-Llama-3-8B
+
+  PlanSettings st;
+  st.tp = 1;
+  MemoryPlan p = plan_memory(s, st);
+  ASSERT_TRUE(p.valid);
+  EXPECT_EQ(p.adapted_matrices, 96);
+  EXPECT_EQ(p.z_count, 393216);  // METHOD.md: "#params=393216"
+  // bf16 weights: 16.06 GB.
+  const uint64_t weights = item_bytes(p.evaluate, "weights shard");
+  EXPECT_EQ(weights, static_cast<uint64_t>(params) * 2);
+  EXPECT_NEAR(weights / 1e9, 16.06, 0.01);
+
+  // gate_proj [14336×4096]: U 14336×4096, V 4096×4096, σ 4096.
+  ASSERT_EQ(p.adapted.size(), 3u);
+  const AdaptedMatrix& gate = p.adapted[0];
+  EXPECT_EQ(gate.name, "gate_proj");
+  EXPECT_EQ(gate.k, 4096);
+  EXPECT_EQ(gate.u_elements, 14336LL * 4096);
+  EXPECT_EQ(gate.v_elements, 4096LL * 4096);
+  EXPECT_EQ(gate.sigma_elements, 4096);
+  const AdaptedMatrix& down = p.adapted[2];
+  EXPECT_EQ(down.name, "down_proj");
+  EXPECT_FALSE(down.column_parallel);
+  EXPECT_EQ(down.u_elements, 4096LL * 4096);
+  EXPECT_EQ(down.v_elements, 14336LL * 4096);
+  // All MLP factors in bf16: 14.5 GB (METHOD.md §2: "14.5 GB would suffice").
+  const uint64_t factors = item_bytes(p.evaluate, "SVF factors U/sigma/V (mlp)");
+  EXPECT_EQ(factors, 32ULL * 3 * (14336ULL * 4096 + 4096ULL * 4096 + 4096) * 2);
+  EXPECT_NEAR(factors / 1e9, 14.50, 0.01);
+  EXPECT_TRUE(p.evaluate.fits);
+  EXPECT_TRUE(p.train.fits);
+}
+
+TEST(MemoryPlan, ZCountsForAttentionAndAll) {
+  PlanSettings st;
+  st.modules = SvfModules::attn;
+  EXPECT_EQ(plan_memory(llama3_8b_shape(), st).z_count, (4096 + 1024 + 1024 + 4096) * 32);
+  st.modules = SvfModules::all;
+  EXPECT_EQ(plan_memory(llama3_8b_shape(), st).z_count, 720896);  // METHOD.md §3.6
+  EXPECT_EQ(plan_memory(llama3_70b_shape(), PlanSettings{}).z_count, 1966080);
+}
+
+TEST(MemoryPlan, TensorParallelShardsFollowTheLayout) {
+  PlanSettings st;
+  st.tp = 8;
+  MemoryPlan p = plan_memory(llama3_70b_shape(), st);
+  ASSERT_TRUE(p.valid);
+  // gate: column-parallel, U rows split (28672/8), V whole (8192×8192).
+  EXPECT_EQ(p.adapted[0].u_per_rank, 3584LL * 8192);
+  EXPECT_EQ(p.adapted[0].v_per_rank, 8192LL * 8192);
+  // down: row-parallel, V rows split, U whole.
+  EXPECT_EQ(p.adapted[2].u_per_rank, 8192LL * 8192);
+  EXPECT_EQ(p.adapted[2].v_per_rank, 3584LL * 8192);
+  // KV cache: 2·layers·(kv_heads/tp)·head_dim·tokens·batch·bytes.
+  EXPECT_EQ(item_bytes(p.evaluate, "KV cache"), 2ULL * 80 * 1 * 128 * 2048 * 32 * 2);
+  // weights per rank: a vocab-parallel embedding and head plus a 1/8 of every layer.
+  const uint64_t layer = 8192ULL * 1024 * 2 + 8192ULL * 128 * 2 + 3ULL * 8192 * 3584 + 2 * 8192;
+  EXPECT_EQ(item_bytes(p.evaluate, "weights shard"), (80 * layer + 2ULL * 16032 * 8192 + 8192) * 2);
+}
+
+TEST(MemoryPlan, Llama3_70bFitsAtTp8On80GbAndNotAtTp2) {
+  PlanSettings st;
+  st.tp = 8;
+  st.gpu_memory_gb = 80;
+  MemoryPlan p = plan_memory_with_alternatives(llama3_70b_shape(), st);
+  ASSERT_TRUE(p.valid);
+  EXPECT_TRUE(p.evaluate.fits) << memory_plan_text(p);
+  EXPECT_TRUE(p.train.fits) << memory_plan_text(p);
+  EXPECT_LE(p.train.total_bytes, 80e9);
+  // The resident part alone: bf16 weights (70.55 B params / 8) and MLP factors.
+  EXPECT_NEAR(item_prefix(p.train, "resident: weights") / 1e9, 70553706496.0 * 2 / 8 / 1e9, 0.1);
+
+  bool tp2 = false, tp4 = false, big_batch = false;
+  for (const auto& m : p.misfits) {
+    if (m.setting == "tp 2") tp2 = true;
+    if (m.setting == "tp 4") tp4 = true;
+    if (m.setting.rfind("eval_batch", 0) == 0) big_batch = true;
+  }
+  EXPECT_TRUE(tp2) << memory_plan_text(p);
+  EXPECT_TRUE(tp4) << memory_plan_text(p);
+  EXPECT_TRUE(big_batch) << memory_plan_text(p);
+
+  st.tp = 2;
+  MemoryPlan p2 = plan_memory(llama3_70b_shape(), st);
+  EXPECT_FALSE(p2.evaluate.fits);
+  EXPECT_FALSE(p2.train.fits);
+}
+
+TEST(MemoryPlan, BatchThatDoesNotFitIsNamedWithItsKvCache) {
+  PlanSettings st;
+  st.tp = 8;
+  st.eval_batch = 256;
+  st.max_prompt_tokens = 1024;
+  st.max_new_tokens = 1024;
+  MemoryPlan p = plan_memory(llama3_70b_shape(), st);
+  EXPECT_FALSE(p.evaluate.fits);
+  EXPECT_GT(item_bytes(p.evaluate, "KV cache"), 20e9);
+}
+
+TEST(MemoryPlan, InvalidTpIsReported) {
+  PlanSettings st;
+  st.tp = 3;
+  MemoryPlan p = plan_memory(llama3_70b_shape(), st);
+  EXPECT_FALSE(p.valid);
+  EXPECT_NE(p.invalid_reason.find("64 attention heads"), std::string::npos) << p.invalid_reason;
+  // tp 16 > 8 KV heads: the KV heads are replicated, which is a valid layout.
+  st.tp = 16;
+  MemoryPlan p16 = plan_memory(llama3_70b_shape(), st);
+  EXPECT_TRUE(p16.valid) << p16.invalid_reason;
+}
+
+TEST(MemoryPlan, ParsesConfigJsonAndNamesBadKeys) {
+  const std::string text = R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 8192,
+    "intermediate_size": 28672, "num_attention_heads": 64, "num_hidden_layers": 80,
+    "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": false})";
+  ModelShape s = model_shape_from_config_text(text, "70b/config.json");
+  EXPECT_EQ(s.parameter_count(), llama3_70b_shape().parameter_count());
+  EXPECT_EQ(s.head_dim, 128);
+
+  try {
+    model_shape_from_config_text(R"({"hidden_size": 8192})", "x/config.json");
+    FAIL() << "missing keys accepted";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("x/config.json"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("num_hidden_layers"), std::string::npos);
+  }
+  try {
+    model_shape_from_config_text(R"({"num_hidden_layers": 2,)", "y/config.json");
+    FAIL() << "truncated JSON accepted";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("byte"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(model_shape_from_config_text(R"({"num_hidden_layers": -2, "hidden_size": 8,
+      "intermediate_size": 8, "num_attention_heads": 2, "vocab_size": 8})", "z"), FormatError);
+}
+
+TEST(MemoryPlan, JsonCarriesEveryPhase) {
+  PlanSettings st;
+  st.tp = 8;
+  MemoryPlan p = plan_memory_with_alternatives(llama3_70b_shape(), st);
+  auto j = memory_plan_json(p);
+  EXPECT_EQ(j["z_count"], 1966080);
+  EXPECT_TRUE(j["phases"]["evaluate"]["fits"].get<bool>());
+  EXPECT_TRUE(j["phases"]["train-svf"]["fits"].get<bool>());
+  uint64_t sum = 0;
+  for (const auto& i : j["phases"]["evaluate"]["items"]) sum += i["bytes"].get<uint64_t>();
+  EXPECT_EQ(sum, j["phases"]["evaluate"]["total_bytes"].get<uint64_t>());
+  EXPECT_FALSE(j["does_not_fit"].empty());
+}
+
+}  // namespace
+}  // namespace t2
