@@ -71,24 +71,26 @@ std::string mpi_error_string(int code) {
   return std::string(buf, static_cast<size_t>(len));
 }
 
+void PollBackoff::pause() {
+  const auto waited = Clock::now() - start_;
+  if (waited < std::chrono::microseconds(200)) return;
+  if (waited < std::chrono::milliseconds(20)) {
+    sched_yield();
+  } else {
+    std::this_thread::sleep_for(std::chrono::microseconds(waited < std::chrono::milliseconds(100) ? 50 : 500));
+  }
+}
+
 bool mpi_wait_until(MPI_Request& req, const Deadline& deadline, MPI_Status* status) {
   MPI_Status local;
   MPI_Status* st = status ? status : &local;
   int done = 0;
-  const auto start = Clock::now();
-  for (uint64_t polls = 0;; ++polls) {
+  PollBackoff backoff;
+  for (;;) {
     T2_MPI_CHECK(MPI_Test(&req, &done, st));
     if (done) return true;
     if (deadline.expired()) return false;
-    // Spin for the first 200 us (latency of small control messages), then yield, then sleep a
-    // little: busy-waiting ranks on an oversubscribed node starve the rank they wait for.
-    const auto waited = Clock::now() - start;
-    if (waited < std::chrono::microseconds(200)) continue;
-    if (waited < std::chrono::milliseconds(5)) {
-      sched_yield();
-    } else {
-      std::this_thread::sleep_for(std::chrono::microseconds(waited < std::chrono::milliseconds(100) ? 50 : 500));
-    }
+    backoff.pause();
   }
 }
 

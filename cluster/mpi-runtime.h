@@ -22,6 +22,17 @@ int mpi_world_rank();            // 0 when MPI is not initialised
 int mpi_world_size();            // 1 when MPI is not initialised
 std::string mpi_error_string(int code);
 
+// Pacing of a polling loop: spins for the first 200 us (latency of small control messages), then
+// yields, then sleeps a little, so that ranks on an oversubscribed node (more ranks than cores)
+// leave the CPU to the peer they wait for.
+class PollBackoff {
+ public:
+  void pause();
+
+ private:
+  Clock::time_point start_ = Clock::now();
+};
+
 // Completes `req` by polling MPI_Test until `deadline`: backs off from spinning to short sleeps so
 // that oversubscribed ranks (more ranks than cores) leave the CPU to the peer they wait for. Returns
 // false when the deadline passed first (the request is still pending); throws on an MPI error.
