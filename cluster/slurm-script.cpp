@@ -54,7 +54,7 @@ long slurm_time_seconds(const std::string& t, const std::string& field) {
   return num(2) * 60;                                              // minutes
 }
 
-void validate(const SlurmSpec& s) {
+void validate(const SbatchSpec& s) {
   check_value("job_name", s.job_name, false);
   check_value("partition", s.partition, true);
   check_value("account", s.account, true);
@@ -100,7 +100,7 @@ void validate(const SlurmSpec& s) {
   T2_CHECK_AS(UsageError, s.comment.find('\n') == std::string::npos, "slurm: comment has a newline");
 }
 
-std::vector<std::string> sbatch_options(const SlurmSpec& s) {
+std::vector<std::string> sbatch_options(const SbatchSpec& s) {
   validate(s);
   std::vector<std::string> o;
   o.push_back("--job-name=" + s.job_name);
@@ -126,7 +126,7 @@ std::vector<std::string> sbatch_options(const SlurmSpec& s) {
   return o;
 }
 
-std::string launch_line(const SlurmSpec& s) {
+std::string launch_line(const SbatchSpec& s) {
   validate(s);
   std::string line = s.launcher == "srun" ? "srun --mpi=pmix" : "mpirun -np \"$SLURM_NTASKS\"";
   if (s.launcher == "srun" && s.overcommit) line += " --overcommit";
@@ -135,7 +135,7 @@ std::string launch_line(const SlurmSpec& s) {
   return line;
 }
 
-std::string render_sbatch(const SlurmSpec& s) {
+std::string render_sbatch(const SbatchSpec& s) {
   std::string out = "#!/bin/bash\n";
   if (!s.comment.empty()) out += "# " + s.comment + "\n";
   for (const auto& o : sbatch_options(s)) out += "#SBATCH " + o + "\n";

@@ -1,4 +1,5 @@
-// Slurm batch scripts: a SlurmSpec (what t2 submit asks of the cluster) rendered to sbatch text.
+// Slurm batch scripts: an SbatchSpec (one sbatch script: resources, options, launch line) rendered
+// to text. (The campaign's `slurm:` section, jobs/campaign.h, is mapped onto it by t2 submit.)
 // Every #SBATCH value is validated (no whitespace or newlines that could smuggle in shell or
 // directives); errors name the field. The launch line is `srun --mpi=pmix <t2> run ...` (PMIx is the
 // MPI plugin that works with Debian's Open MPI) or `mpirun` inside the allocation.
@@ -15,7 +16,7 @@
 
 namespace t2 {
 
-struct SlurmSpec {
+struct SbatchSpec {
   std::string job_name = "t2";
   std::string partition;        // "" = the cluster's default
   std::string account;
@@ -45,16 +46,16 @@ struct SlurmSpec {
 };
 
 // Throws UsageError naming the field and the expectation.
-void validate(const SlurmSpec& s);
+void validate(const SbatchSpec& s);
 
 // The #SBATCH options, in order, without the prefix ("--job-name=t2", "--nodes=1", ...).
-std::vector<std::string> sbatch_options(const SlurmSpec& s);
+std::vector<std::string> sbatch_options(const SbatchSpec& s);
 
 // `srun --mpi=pmix 't2' 'run' ...` or `mpirun -np "$SLURM_NTASKS" ...`.
-std::string launch_line(const SlurmSpec& s);
+std::string launch_line(const SbatchSpec& s);
 
 // The whole script.
-std::string render_sbatch(const SlurmSpec& s);
+std::string render_sbatch(const SbatchSpec& s);
 
 // POSIX single-quote quoting ('' for the empty string; plain words stay bare).
 std::string shell_quote(const std::string& s);

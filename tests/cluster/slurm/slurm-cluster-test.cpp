@@ -40,8 +40,8 @@ class SlurmCluster : public ::testing::Test {
     if (!dir_.empty() && !HasFailure()) fs::remove_all(dir_);
   }
 
-  t2::SlurmSpec base(const std::string& name) const {
-    t2::SlurmSpec s;
+  t2::SbatchSpec base(const std::string& name) const {
+    t2::SbatchSpec s;
     s.job_name = name;
     s.time = "5";
     s.chdir = dir_;
@@ -49,7 +49,7 @@ class SlurmCluster : public ::testing::Test {
     return s;
   }
 
-  std::string submit(const t2::SlurmSpec& s) {
+  std::string submit(const t2::SbatchSpec& s) {
     const std::string path = dir_ + "/" + s.job_name + ".sbatch";
     t2::write_file_atomic(path, t2::render_sbatch(s));
     return client_.submit(path);

@@ -1,4 +1,4 @@
-// SlurmSpec rendering and validation, and parsers of Slurm's outputs (no cluster needed).
+// SbatchSpec rendering and validation, and parsers of Slurm's outputs (no cluster needed).
 #include <gtest/gtest.h>
 
 #include "cluster/slurm-client.h"
@@ -7,8 +7,8 @@
 
 namespace {
 
-t2::SlurmSpec spec() {
-  t2::SlurmSpec s;
+t2::SbatchSpec spec() {
+  t2::SbatchSpec s;
   s.job_name = "t2-sweep";
   s.partition = "gpu";
   s.account = "proj42";
@@ -26,7 +26,7 @@ t2::SlurmSpec spec() {
   return s;
 }
 
-std::string usage_error_of(const t2::SlurmSpec& s) {
+std::string usage_error_of(const t2::SbatchSpec& s) {
   try {
     t2::render_sbatch(s);
   } catch (const t2::UsageError& e) {
