@@ -1,0 +1,343 @@
+#include "jobs/registry-builtin.h"
+
+namespace t2 {
+
+namespace {
+
+using nlohmann::json;
+
+ParamSpec p_int(const std::string& name, long long def, std::function<std::string(const json&)> check,
+                const std::string& range, const std::string& doc) {
+  ParamSpec s;
+  s.name = name, s.type = ParamType::integer, s.default_value = def, s.sweepable = true;
+  s.check = std::move(check), s.range = range, s.doc = doc;
+  return s;
+}
+
+ParamSpec p_num(const std::string& name, double def, std::function<std::string(const json&)> check,
+                const std::string& range, const std::string& doc) {
+  ParamSpec s;
+  s.name = name, s.type = ParamType::number, s.default_value = def, s.sweepable = true;
+  s.check = std::move(check), s.range = range, s.doc = doc;
+  return s;
+}
+
+ParamSpec p_bool(const std::string& name, bool def, const std::string& doc) {
+  ParamSpec s;
+  s.name = name, s.type = ParamType::boolean, s.default_value = def, s.sweepable = true, s.doc = doc;
+  return s;
+}
+
+ParamSpec p_choice(const std::string& name, std::vector<std::string> choices, const std::string& doc) {
+  ParamSpec s;
+  s.name = name, s.type = ParamType::choice, s.default_value = choices.front(), s.sweepable = true;
+  s.choices = std::move(choices), s.doc = doc;
+  return s;
+}
+
+ParamSpec p_string(const std::string& name, json def, bool nullable, const std::string& doc) {
+  ParamSpec s;
+  s.name = name, s.type = ParamType::string, s.default_value = std::move(def), s.nullable = nullable, s.doc = doc;
+  return s;
+}
+
+std::string positive_fraction(const json& v) {
+  double x = v.get<double>();
+  return x > 0 && x <= 1 ? "" : "expected a value in (0, 1]";
+}
+
+// REINFORCE hyperparameters shared by train_expert and classifier_expert (METHOD.md §4.1, §11).
+std::vector<ParamSpec> reinforce_params() {
+  std::vector<ParamSpec> p = {
+      p_int("steps", 200, rule_at_least(1), ">= 1", "optimisation steps (train_task_expert.sh: 200)"),
+      p_int("batch_size", 256, rule_at_least(1), ">= 1", "prompts per step, clipped to the training split"),
+      p_num("lr", 2e-3, rule_greater(0), "> 0", "learning rate"),
+      p_choice("optimizer", train_optimizers().names(), "adam (reference code) or adamw (paper)"),
+      p_num("weight_decay", 0.0, rule_at_least(0), ">= 0", "AdamW weight decay"),
+      p_choice("schedule", {"none", "cosine"}, "learning-rate schedule (paper: cosine)"),
+      p_num("clip", 1e-3, rule_greater(0), "> 0", "gradient-norm clip on z (null: no clipping)"),
+      p_num("kl_coef", 0.0, rule_at_least(0), ">= 0", "KL penalty weight lambda (paper sweeps 0, 0.1, 0.2, 0.3)"),
+      p_choice("kl_direction", {"ref_to_policy", "policy_to_ref"},
+               "ref_to_policy = KL(pi_ref || pi) as coded; policy_to_ref = the paper's direction"),
+      p_choice("rollout", {"greedy", "sample"}, "how rollouts are generated (reference: greedy)"),
+      p_num("temperature", 1.0, rule_greater(0), "> 0", "sampling temperature when rollout = sample"),
+      p_num("top_p", 1.0, positive_fraction, "(0, 1]", "nucleus sampling when rollout = sample"),
+      p_int("samples_per_prompt", 1, rule_at_least(1), ">= 1", "rollouts per prompt"),
+      p_choice("baseline", {"none", "batch_mean", "group_mean"}, "reward baseline (group_mean needs samples_per_prompt >= 2)"),
+      p_int("valid_every", 10, rule_at_least(1), ">= 1", "steps between validation evaluations"),
+      p_num("init_mean", 0.1, nullptr, "any", "z initial mean"),
+      p_num("init_std", 0.01, rule_at_least(0), ">= 0", "z initial standard deviation"),
+      p_num("max_mult", 1.0, rule_greater(0), "> 0", "multiplier m = sigmoid(z) * max_mult"),
+      p_choice("modules", {"mlp", "attn", "all"}, "adapted matrices: MLP (reference), attention q/v, or both"),
+      p_num("reward_correct", 1.0, nullptr, "any", "reward of a correct answer"),
+      p_num("reward_wrong", -1.0, nullptr, "any", "reward of a wrong answer"),
+      p_num("reward_unparsed", -1.0, nullptr, "any", "reward when no answer could be extracted"),
+      p_choice("select", {"best_valid", "last"}, "which checkpoint becomes the expert"),
+      p_choice("z_dtype", {"fp32", "bf16"}, "dtype of z and Adam state (reference: bf16)"),
+  };
+  for (auto& s : p)
+    if (s.name == "clip") s.nullable = true;
+  return p;
+}
+
+void register_task_kinds(Registry<TaskKind>& r) {
+  TaskKind t;
+  t = {};
+  t.family = "math", t.data_keys = {"train", "test"};
+  t.default_data = {{"train", "data/gsm8k/train.jsonl"}, {"test", "data/gsm8k/test.jsonl"}};
+  t.default_split = {{"train", "train|even"}, {"valid", "train|odd"}, {"test", "test"}};
+  t.max_new_tokens = 512, t.compat = {"gsm8k_regex"};
+  t.doc = "GSM8K (openai/grade-school-math JSONL)";
+  r.add("gsm8k", t);
+
+  t = {};
+  t.family = "math", t.data_keys = {"train", "test"};
+  t.default_data = {{"test", "data/math/math500_test.jsonl"}};
+  t.default_split = {{"test", "test"}};
+  t.max_new_tokens = 1024, t.shots_seed = 27;
+  t.doc = "MATH (competition math JSONL with problem/solution; MATH-500 by default)";
+  r.add("math", t);
+
+  t = {};
+  t.family = "code", t.data_keys = {"problems"};
+  t.default_data = {{"problems", "data/mbpp/sanitized-mbpp.json"}};
+  t.default_split = {{"train", "problems|first:300|shuffle:16|first:200"},
+                     {"valid", "problems|first:300|shuffle:16|range:200:300"},
+                     {"test", "problems|range:300:399"}};
+  t.max_new_tokens = 512, t.compat = {"mbpp_no_sanitize"};
+  t.doc = "MBPP (problems 0-299 train pool, 300-398 test, METHOD.md §4.3)";
+  r.add("mbpp", t);
+
+  t = {};
+  t.family = "code", t.data_keys = {"test"};
+  t.default_data = {{"test", "data/humaneval/HumanEval.jsonl.gz"}};
+  t.default_split = {{"test", "test"}};
+  t.max_new_tokens = 512, t.shots_seed = 16;
+  t.doc = "HumanEval (164 problems)";
+  r.add("humaneval", t);
+
+  t = {};
+  t.family = "reasoning", t.data_keys = {"train", "validation", "test"};
+  t.default_data = {{"train", "data/arc/ARC-Easy-Train.jsonl"}, {"test", "data/arc/ARC-Easy-Test.jsonl"}};
+  t.default_split = {{"train", "train|even"}, {"valid", "train|odd"}, {"test", "test"}};
+  t.max_new_tokens = 512, t.compat = {"arc_guess", "arc_raw_keys"};
+  t.doc = "ARC-Easy (HF ai2_arc schema JSONL)";
+  r.add("arc_easy", t);
+
+  t = {};
+  t.family = "reasoning", t.data_keys = {"train", "validation", "test"};
+  t.default_data = {{"test", "data/arc/ARC-Challenge-Test.jsonl"}};
+  t.default_split = {{"test", "test"}};
+  t.max_new_tokens = 512, t.shots_seed = 38, t.compat = {"arc_guess", "arc_raw_keys"};
+  t.doc = "ARC-Challenge (HF ai2_arc schema JSONL)";
+  r.add("arc_challenge", t);
+
+  t = {};
+  t.family = "classification", t.data_keys = {};
+  t.default_data = json::object();
+  t.default_split = {{"train", "pool|mod:5:0,1,2,3|even"}, {"valid", "pool|mod:5:0,1,2,3|odd"}, {"test", "pool|mod:5:4"}};
+  t.max_new_tokens = 1024, t.compat = {"cls_test_data", "cls_case_sensitive"};
+  ParamSpec sources;
+  sources.name = "sources", sources.type = ParamType::string_map;
+  sources.default_value = {{"math", "gsm8k"}, {"code", "mbpp"}, {"reasoning", "arc_challenge"}};
+  sources.doc = "label -> task whose test questions carry that label (METHOD.md §6.2)";
+  t.extra = {sources, p_int("per_source", 399, rule_at_least(1), ">= 1", "questions taken from each source")};
+  for (auto& s : t.extra) s.sweepable = false;
+  t.doc = "the classification task of the classifier expert, built from other tasks (METHOD.md §6.2)";
+  r.add("cls", t);
+
+  t = {};
+  t.family = "other", t.any_data_keys = true;
+  t.default_data = json::object();
+  t.default_split = {{"test", "test"}};
+  t.max_new_tokens = 512;
+  ParamSpec scorer = p_choice("scorer", scorers().names(), "how an answer is scored");
+  scorer.default_value = nullptr, scorer.required = true;
+  t.extra = {scorer,
+             p_string("question_field", "question", false, "JSONL field holding the question"),
+             p_string("answer_field", "answer", false, "JSONL field holding the reference answer"),
+             p_string("regex", nullptr, true, "answer-extraction regex (scorer: regex; group 1 is the answer)"),
+             p_string("choices_field", nullptr, true, "JSONL field holding the options (scorer: multiple_choice)"),
+             p_string("tests_field", nullptr, true, "JSONL field holding test code (scorer: code)")};
+  for (auto& s : t.extra) s.sweepable = false;
+  t.doc = "a user task: JSONL records with a prompt template and a scorer";
+  r.add("user", t);
+}
+
+void register_experiment_kinds(Registry<ExperimentKind>& r) {
+  ExperimentKind k;
+  k.axes = {"models"};
+  k.params = {p_choice("modules", {"auto", "mlp", "attn", "all"},
+                       "matrices to decompose; auto = those the model's experts adapt"),
+              p_choice("dtype", {"fp32", "fp64"}, "SVD precision"),
+              p_choice("device", {"auto", "cpu", "gpu"}, "where the SVD runs")};
+  for (auto& s : k.params) s.sweepable = false;
+  k.doc = "SVD of the adapted matrices, once per model (implicit when a job needs it)";
+  r.add("decompose", k);
+
+  k = {};
+  k.axes = {"models", "tasks"};
+  k.params = reinforce_params();
+  k.doc = "train one SVF expert per (model, task, seed) with REINFORCE";
+  r.add("train_expert", k);
+
+  k = {};
+  k.axes = {"models"};
+  k.params = reinforce_params();
+  ParamSpec task = p_string("task", "cls", false, "the task of kind cls it is trained on");
+  task.sweepable = false;
+  k.params.insert(k.params.begin(), task);
+  for (auto& s : k.params)
+    if (s.name == "steps") s.default_value = 200;
+  k.doc = "train the classification expert per (model, seed) (METHOD.md §6.2)";
+  r.add("classifier_expert", k);
+
+  k = {};
+  k.axes = {"models", "tasks"};
+  ParamSpec experts = p_string("experts", nullptr, true, "the train_expert experiment whose experts are mixed");
+  experts.sweepable = false;
+  ParamSpec init_mean = p_num("init_mean", 0.0, rule_between(0, 1), "[0, 1]", "initial mean of alpha (null: 1/K)");
+  init_mean.default_value = nullptr, init_mean.nullable = true;
+  ParamSpec shots_seed = p_int("shots_seed", 0, nullptr, "any", "seed of the shot shuffle (null: the task's default)");
+  shots_seed.default_value = nullptr, shots_seed.nullable = true;
+  k.params = {experts,
+              p_choice("optimizer", search_optimizers().names(), "cem or random_shooting (§6.4)"),
+              p_int("population", 32, rule_at_least(2), ">= 2", "candidates per generation"),
+              p_int("elites", 6, rule_at_least(1), ">= 1, <= population", "elites per generation (CEM)"),
+              p_int("generations", 50, rule_at_least(1), ">= 1", "generations (paper: up to 100)"),
+              init_mean,
+              p_num("init_std", 0.5, rule_at_least(0), ">= 0", "initial standard deviation of alpha"),
+              p_num("alpha_min", 0.0, nullptr, "< alpha_max", "lower clamp of alpha"),
+              p_num("alpha_max", 1.0, nullptr, "> alpha_min", "upper clamp of alpha"),
+              p_bool("per_matrix", true, "one alpha per expert per adapted matrix (per_layer=true)"),
+              p_bool("normalize", false, "divide alpha by its sum per matrix (norm_coeffs)"),
+              p_choice("mixing", {"multiplier", "raw_z"},
+                       "multiplier: mix sigmoid(z) (correct); raw_z: mix raw z without sigmoid (reference, §9.1)"),
+              p_int("shots", 10, rule_at_least(1), ">= 1", "few-shot examples the search is scored on"),
+              shots_seed,
+              p_bool("loglik_tiebreak", true, "break accuracy ties by mean log-likelihood"),
+              p_bool("re_eval_best", true, "member 0 of each generation is the previous best"),
+              p_int("eval_every", 10, rule_at_least(1), ">= 1", "generations between held-out evaluations"),
+              p_choice("select", {"final", "best_heldout"},
+                       "final: the last generation's best; best_heldout: best on the test remainder (reference)")};
+  k.doc = "search expert mixture weights on a few examples of an unseen task (CEM, METHOD.md §6.3)";
+  r.add("fewshot_search", k);
+
+  k = {};
+  k.axes = {"models", "tasks", "methods"};
+  ParamSpec classifier = p_string("classifier", nullptr, true, "the classifier_expert experiment (t2_cls)");
+  ParamSpec fewshot = p_string("fewshot", nullptr, true, "the fewshot_search experiment (t2_fewshot)");
+  ParamSpec dispatch;
+  dispatch.name = "dispatch", dispatch.type = ParamType::string_map, dispatch.default_value = {{"other", "base"}};
+  dispatch.doc = "other: base (paper) or last_expert (reference code, §6.1)";
+  dispatch.check = [](const json& v) -> std::string {
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (it.key() != "other") return "expected only the key 'other'";
+      if (!other_routes().contains(it.value().get<std::string>()))
+        return "expected other: one of " + join(other_routes().names());
+    }
+    return "";
+  };
+  ParamSpec limit = p_int("limit", 0, rule_at_least(1), ">= 1", "evaluate only the first N test items (null: all)");
+  limit.default_value = nullptr, limit.nullable = true;
+  k.params = {experts, classifier, fewshot, dispatch,
+              p_int("batch_size", 64, rule_at_least(1), ">= 1", "prompts per generation batch"),
+              limit,
+              p_num("temperature", 0.0, rule_at_least(0), ">= 0", "0 = greedy (reference)")};
+  for (auto& s : k.params)
+    if (s.name != "batch_size" && s.name != "temperature") s.sweepable = false;
+  k.doc = "evaluate each method on each task";
+  r.add("evaluate", k);
+}
+
+}  // namespace
+
+Registry<std::string>& train_optimizers() {
+  static Registry<std::string> r = [] {
+    Registry<std::string> x("optimizer");
+    x.add("adam", "Adam (reference code)");
+    x.add("adamw", "AdamW (paper)");
+    return x;
+  }();
+  return r;
+}
+
+Registry<std::string>& search_optimizers() {
+  static Registry<std::string> r = [] {
+    Registry<std::string> x("search optimizer");
+    x.add("cem", "cross-entropy method (METHOD.md §6.3)");
+    x.add("random_shooting", "uniform random search (METHOD.md §6.4)");
+    return x;
+  }();
+  return r;
+}
+
+Registry<std::string>& other_routes() {
+  static Registry<std::string> r = [] {
+    Registry<std::string> x("dispatch route");
+    x.add("base", "samples classified 'other' use the base weights (paper)");
+    x.add("last_expert", "they use the expert loaded last (reference code quirk)");
+    return x;
+  }();
+  return r;
+}
+
+Registry<std::string>& scorers() {
+  static Registry<std::string> r = [] {
+    Registry<std::string> x("scorer");
+    for (const char* s : {"exact", "numeric", "regex", "multiple_choice", "code"}) x.add(s, s);
+    return x;
+  }();
+  return r;
+}
+
+Registry<EvalMethod>& eval_methods() {
+  static Registry<EvalMethod> r = [] {
+    Registry<EvalMethod> x("method");
+    x.add("base", {{}, "the base model"});
+    x.add("svf", {{"experts"}, "the expert trained on the evaluated task"});
+    x.add("t2_prompt", {{"experts"}, "prompt-based dispatch over the model's experts (§6.1)"});
+    x.add("t2_cls", {{"experts", "classifier"}, "classifier-expert dispatch (§6.2)"});
+    x.add("t2_fewshot", {{"fewshot"}, "the few-shot CEM mixture searched on the evaluated task (§6.3)"});
+    return x;
+  }();
+  return r;
+}
+
+Registry<TaskKind>& task_kinds() {
+  static Registry<TaskKind> r = [] {
+    Registry<TaskKind> x("task kind");
+    register_task_kinds(x);
+    return x;
+  }();
+  return r;
+}
+
+Registry<ExperimentKind>& experiment_kinds() {
+  static Registry<ExperimentKind> r = [] {
+    Registry<ExperimentKind> x("experiment kind");
+    register_experiment_kinds(x);
+    return x;
+  }();
+  return r;
+}
+
+const std::vector<std::pair<std::string, std::string>>& task_compat_switches() {
+  static const std::vector<std::pair<std::string, std::string>> s = {
+      {"gsm8k_regex", "GSM8K answers by the last \\d*\\.?\\d+ (drops commas and signs, METHOD.md §5.1)"},
+      {"arc_guess", "an unparsed ARC answer gets the reference's seeded guess (§5.3)"},
+      {"arc_raw_keys", "numeric ARC answer keys are compared raw and never match (§5.3)"},
+      {"cls_test_data", "the classifier's data comes from test splits as in the reference (§6.2)"},
+      {"cls_case_sensitive", "classifier labels match case-sensitively (§6.1)"},
+      {"mbpp_no_sanitize", "MBPP completions run without evalplus sanitisation"},
+      {"original", "every switch of the task's kind"},
+  };
+  return s;
+}
+
+const std::vector<std::string>& dispatch_labels() {
+  static const std::vector<std::string> labels = {"code", "math", "reasoning"};
+  return labels;
+}
+
+}  // namespace t2
