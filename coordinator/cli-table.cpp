@@ -1,14 +1,42 @@
-// t2 table: Print the paper-style result table of one or more run directories
+// t2 table: print the paper-style result table of one or more run directories.
 #include <CLI/CLI.hpp>
 
+#include <iostream>
+#include <memory>
+
 #include "coordinator/cli.h"
+#include "results/result-table.h"
+#include "results/run-reader.h"
 
 namespace t2::cli {
 
 Command add_table_command(CLI::App& t2) {
   auto* app = t2.add_subcommand("table", "Print the paper-style result table of one or more run directories");
-  app->allow_extras();
-  return {app, [] () -> int { not_available("table", "result tables are being built (issue: results)"); }};
+  struct Args {
+    std::vector<std::string> run_dirs;
+    std::string format = "md";
+    results::TableOptions table;
+  };
+  auto a = std::make_shared<Args>();
+  app->add_option("run_dirs", a->run_dirs, "run directories (several are merged: a sweep split over jobs)")
+      ->required();
+  app->add_option("--format", a->format, "md, latex, csv or json")->capture_default_str();
+  app->add_option("--metric", a->table.metric, "accuracy, or another metric the evaluations stored")
+      ->capture_default_str();
+  app->add_option("--methods", a->table.methods,
+                  "rows to show, in this order (comma separated; default: base, lora, svf, t2_prompt, t2_cls, "
+                  "t2_fewshot, then any other)")
+      ->delimiter(',');
+  app->add_option("--decimals", a->table.decimals, "decimals of scores and normalised scores")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 6));
+  return {app, [a]() -> int {
+            auto format = results::parse_table_format(a->format);
+            std::vector<results::RunReader> runs;
+            for (auto& d : a->run_dirs) runs.emplace_back(d);
+            std::cout << results::render_table(results::build_result_table(runs, a->table), format);
+            return 0;
+          }};
 }
 
 }  // namespace t2::cli
