@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cluster/slurm-client.h"
+#include "cluster/slurm-run-jobs.h"
 #include "cluster/slurm-script.h"
 #include "core/files.h"
 #include "tests/support/test-support.h"
@@ -138,6 +139,26 @@ TEST_F(SlurmCluster, CancelStopsARunningJob) {
   const auto jobs = client_.wait_until(job, finished, t2::Deadline::after(Seconds(30)), "cancelling");
   EXPECT_EQ(jobs.at(0).state, "CANCELLED");
   EXPECT_LT(std::chrono::duration_cast<Seconds>(t2::Clock::now() - t0).count(), 20.0);
+}
+
+TEST_F(SlurmCluster, CancelRunJobsCancelsOnlyLiveJobsOfTheRun) {
+  auto done = base("quick");
+  done.command = {"true"};
+  const std::string quick = submit(done);
+  auto s = base("sleeper2");
+  s.command = {"sleep", "300"};
+  const std::string sleeper = submit(s);
+  t2::record_submitted_job(dir_, {quick, "quick.sbatch", "test", "", ""});
+  t2::record_submitted_job(dir_, {sleeper, "sleeper2.sbatch", "test", "", ""});
+  client_.wait_until(quick, finished, t2::Deadline::after(Seconds(30)), "finishing");
+  client_.wait_until(sleeper, running, t2::Deadline::after(Seconds(30)), "starting");
+  EXPECT_EQ(t2::cancel_run_jobs(dir_, client_), std::vector<std::string>{sleeper});
+  client_.wait_until(sleeper, finished, t2::Deadline::after(Seconds(30)), "cancelling");
+  const auto states = t2::run_job_states(dir_, client_);
+  ASSERT_EQ(states.size(), 2u);
+  EXPECT_EQ(states[0].tasks.at(0).state, "COMPLETED");
+  EXPECT_EQ(states[1].tasks.at(0).state, "CANCELLED");
+  EXPECT_TRUE(t2::cancel_run_jobs(dir_, client_).empty());  // nothing left to cancel
 }
 
 TEST_F(SlurmCluster, PreemptedJobRequeuesItselfAndResumes) {
