@@ -5,6 +5,7 @@
 #include "core/check.h"
 #include "core/files.h"
 #include "core/names.h"
+#include "workers/chat-template-json.h"
 #include "workers/tokenizer.h"
 
 namespace t2 {
@@ -127,12 +128,35 @@ class ChatmlTemplate : public ChatTemplate {
   bool default_system_;
 };
 
-// Mistral v3 [INST] as mistral-common's v3 template (chat_template.v3_spm.jinja), text messages
-// only: system messages are merged into the last user turn, consecutive same-role turns are joined.
+// Mistral v3 [INST] as mistral-common's v3 instruct tokenizer (chat_template.v3_spm.jinja has the same
+// layout): system messages are merged into the last user turn, consecutive same-role turns are
+// joined, tools are listed before the last user turn, tool calls and results are JSON written as
+// Python's json.dumps (arguments and results parsed first, as mistral-common does).
 class MistralTemplate : public ChatTemplate {
  public:
   std::string name() const override { return "mistral"; }
   std::string render(const std::vector<ChatMessage>& messages, bool, const std::string& prefill) const override {
+    return impl(messages, "", prefill);
+  }
+  std::string render_with_tools(const std::vector<ChatMessage>& messages, const std::string& tools_json, bool,
+                                const std::string& prefill) const override {
+    std::string available;
+    if (!tools_json.empty()) {
+      nlohmann::ordered_json tools;
+      try {
+        tools = nlohmann::ordered_json::parse(tools_json);
+      } catch (const nlohmann::json::parse_error& e) {
+        reject(name(), "tools: not valid JSON at byte " + std::to_string(e.byte));
+      }
+      if (!tools.is_array()) reject(name(), "tools: expected a JSON array");
+      if (!tools.empty()) available = "[AVAILABLE_TOOLS] " + python_json_dumps(tools) + "[/AVAILABLE_TOOLS]";
+    }
+    return impl(messages, available, prefill);
+  }
+
+ private:
+  std::string impl(const std::vector<ChatMessage>& messages, const std::string& available_tools,
+                   const std::string& prefill) const {
     std::vector<std::string> system_parts;
     std::vector<ChatMessage> turns;
     for (size_t i = 0; i < messages.size(); ++i) {
@@ -141,33 +165,77 @@ class MistralTemplate : public ChatTemplate {
         system_parts.push_back(m.content);
         continue;
       }
-      if (m.role != "user" && m.role != "assistant")
-        reject(name(), "message " + std::to_string(i) + ": role '" + m.role + "' is not supported (system, user, assistant)");
-      if (!turns.empty() && turns.back().role == m.role)
-        turns.back().content += "\n\n" + m.content;
-      else
+      if (m.role != "user" && m.role != "assistant" && m.role != "tool")
+        reject(name(), "message " + std::to_string(i) + ": role '" + m.role +
+                           "' is not supported (system, user, assistant, tool)");
+      if (!turns.empty() && turns.back().role == m.role && m.role != "tool") {
+        auto& t = turns.back();
+        if (!m.content.empty()) t.content += (t.content.empty() ? "" : "\n\n") + m.content;
+        t.tool_calls.insert(t.tool_calls.end(), m.tool_calls.begin(), m.tool_calls.end());
+      } else {
         turns.push_back(m);
+      }
     }
     std::string system;
     for (size_t i = 0; i < system_parts.size(); ++i) system += (i ? "\n\n" : "") + system_parts[i];
     if (!turns.empty() && turns[0].role != "user")
       reject(name(), "the conversation must start with a user message, got " + turns[0].role);
-    int last_user = -1;
-    for (size_t i = 0; i < turns.size(); ++i)
-      if (turns[i].role == "user") last_user = static_cast<int>(i);
-    std::string out = "<s>";
-    bool add_space = false;
+    size_t last_user = 0;
     for (size_t i = 0; i < turns.size(); ++i) {
-      if (turns[i].role == "user") {
+      if (turns[i].role == "user") last_user = i;
+      if (i > 0 && turns[i - 1].role == "user" && turns[i].role == "tool")
+        reject(name(), "unexpected role 'tool' after role 'user'");
+    }
+    std::string out = "<s>";
+    bool add_space = false, prev_tool = false;
+    for (size_t i = 0; i < turns.size(); ++i) {
+      const ChatMessage& t = turns[i];
+      if (t.role == "user") {
+        if (i == last_user) out += available_tools;
         out += "[INST] ";
-        if (static_cast<int>(i) == last_user && !system.empty()) out += system + "\n\n";
-        out += turns[i].content + "[/INST]";
+        if (i == last_user && !system.empty()) out += system + "\n\n";
+        out += t.content + "[/INST]";
         add_space = i + 1 < turns.size();
-      } else {
-        if (turns[i].content.empty()) reject(name(), "assistant message contents must be non-empty");
-        if (add_space) out += " ";
+        prev_tool = false;
+      } else if (t.role == "assistant") {
+        if (!t.content.empty() && !t.tool_calls.empty())
+          reject(name(), "an assistant message cannot have both content and tool calls");
+        if (!t.content.empty()) {
+          if (add_space) out += " ";
+          out += t.content;
+        } else if (!t.tool_calls.empty()) {
+          out += "[TOOL_CALLS] [";
+          for (size_t k = 0; k < t.tool_calls.size(); ++k) {
+            const ChatToolCall& c = t.tool_calls[k];
+            if (c.id.size() != 9) reject(name(), "tool call ids must have 9 characters, got '" + c.id + "'");
+            nlohmann::ordered_json call;
+            call["name"] = c.name;
+            try {
+              call["arguments"] = nlohmann::ordered_json::parse(c.arguments_json.empty() ? "{}" : c.arguments_json);
+            } catch (const nlohmann::json::parse_error& e) {
+              reject(name(), "tool call '" + c.name + "': arguments are not valid JSON at byte " + std::to_string(e.byte));
+            }
+            call["id"] = c.id;
+            out += (k ? ", " : "") + python_json_dumps(call);
+          }
+          out += "]";
+        } else {
+          reject(name(), "assistant messages must have content or tool calls");
+        }
         add_space = false;
-        out += turns[i].content + "</s>";
+        out += "</s>";
+        prev_tool = false;
+      } else {  // tool
+        if (add_space && !prev_tool) out += " ";
+        add_space = false;
+        if (t.tool_call_id.size() != 9)
+          reject(name(), "tool messages need a tool_call_id of 9 characters, got '" + t.tool_call_id + "'");
+        nlohmann::ordered_json result;
+        result["content"] = nlohmann::ordered_json::parse(t.content, nullptr, /*allow_exceptions=*/false);
+        if (result["content"].is_discarded()) result["content"] = t.content;  // not JSON: kept as a string
+        result["call_id"] = t.tool_call_id;
+        out += "[TOOL_RESULTS] " + python_json_dumps(result) + "[/TOOL_RESULTS]";
+        prev_tool = add_space = true;
       }
     }
     return out + prefill;  // v3 has no generation prompt: the prompt ends with [/INST]
@@ -223,6 +291,13 @@ std::string strip_whitespace(const std::string& s) {
   }
   size_t e = content_end(s, b);
   return s.substr(b, e - b);
+}
+
+std::string ChatTemplate::render_with_tools(const std::vector<ChatMessage>& messages, const std::string& tools_json,
+                                            bool add_generation_prompt, const std::string& assistant_prefill) const {
+  std::string t = strip_whitespace(tools_json);
+  if (!t.empty() && t != "[]") throw NotAvailable("chat template '" + name() + "' does not render tool definitions in t2");
+  return render(messages, add_generation_prompt, assistant_prefill);
 }
 
 std::vector<std::string> ChatTemplate::names() {

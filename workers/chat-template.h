@@ -21,9 +21,18 @@ namespace t2 {
 
 class Tokenizer;
 
+// A function call made by an assistant turn (Mistral v3 [TOOL_CALLS]).
+struct ChatToolCall {
+  std::string id;              // 9 characters for Mistral v3
+  std::string name;
+  std::string arguments_json;  // the arguments object as JSON text
+};
+
 struct ChatMessage {
-  std::string role;     // "system", "user", "assistant" (llama3.1, chatml: also "tool"/"ipython")
+  std::string role;     // "system", "user", "assistant" (llama3.1, chatml, mistral: also "tool")
   std::string content;
+  std::vector<ChatToolCall> tool_calls;  // assistant turns that call tools (mistral)
+  std::string tool_call_id;              // "tool" turns: the call this result answers (mistral)
 };
 
 class ChatTemplate {
@@ -36,6 +45,12 @@ class ChatTemplate {
   virtual std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt = true,
                              const std::string& assistant_prefill = "") const = 0;
   virtual std::string name() const = 0;
+  // As render(), with tool definitions (a JSON array of {"type": "function", "function": {...}}).
+  // Only `mistral` renders tools ([AVAILABLE_TOOLS], [TOOL_CALLS], [TOOL_RESULTS] as mistral-common
+  // v3 does); the others throw NotAvailable when tools_json is not empty.
+  virtual std::string render_with_tools(const std::vector<ChatMessage>& messages, const std::string& tools_json,
+                                        bool add_generation_prompt = true,
+                                        const std::string& assistant_prefill = "") const;
 
   // By name or alias (table above); UsageError with "did you mean" and the valid names otherwise.
   static std::unique_ptr<ChatTemplate> by_name(const std::string& name);

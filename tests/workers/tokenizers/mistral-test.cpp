@@ -97,6 +97,34 @@ TEST(MistralV3, DecodeRoundTripsTestStrings) {
   EXPECT_EQ(exact, static_cast<int>(vectors.size()));
 }
 
+TEST(MistralV3, ToolsSampleRendersAndTokenizesExactly) {
+  T2_REQUIRE_DATA(dir);
+  std::string s = dir + "/tokenizers/mistral-v0.3/samples/get_weather_full__";
+  auto j = nlohmann::ordered_json::parse(read_file(s + "sample.json"));
+  std::vector<ChatMessage> messages;
+  for (const auto& m : j["messages"]) {
+    ChatMessage c{m["role"].get<std::string>(), m.value("content", "")};
+    if (m.contains("tool_calls") && m["tool_calls"].is_array())
+      for (const auto& tc : m["tool_calls"])
+        c.tool_calls.push_back({tc["id"].get<std::string>(), tc["function"]["name"].get<std::string>(),
+                                tc["function"]["arguments"].get<std::string>()});
+    c.tool_call_id = m.value("tool_call_id", "");
+    messages.push_back(c);
+  }
+  ASSERT_EQ(messages.size(), 13u);
+  auto tok = Tokenizer::load(dir + "/tokenizers/mistral-v0.3");
+  auto tmpl = ChatTemplate::by_name("mistral");
+  std::string text = tmpl->render_with_tools(messages, j["tools"].dump(), true);
+  EXPECT_EQ(text, unpiece(read_file(s + "text_v3.txt")));
+  auto expected = sample_tokens(s + "tokens_v3.json");
+  ASSERT_EQ(expected.size(), 633u);
+  auto ids = tok->encode(text);
+  EXPECT_EQ(ids, expected);
+  EXPECT_EQ(tok->decode(ids), text);
+  // Templates other than mistral refuse tool definitions instead of dropping them.
+  EXPECT_THROW(ChatTemplate::by_name("chatml")->render_with_tools(messages, j["tools"].dump()), NotAvailable);
+}
+
 TEST(MistralV3, SystemMessagesGoToTheLastUserTurn) {
   auto tmpl = ChatTemplate::by_name("mistral_v3");
   std::vector<ChatMessage> m = {{"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello"}, {"user", "Bye"}};
