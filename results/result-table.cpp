@@ -189,6 +189,7 @@ ResultTable build_result_table(const std::vector<RunReader>& runs, const TableOp
     }
   }
 
+  if (t.rows.empty()) t.notes.push_back("No evaluate job has final metrics yet.");
   t.notes.push_back(fmt::format("Scores: {} x 100 of the evaluate jobs' final metrics; in parentheses the score "
                                 "divided by the base model's score on the same task ({} where there is none).",
                                 opt.metric, dash));

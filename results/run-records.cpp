@@ -50,4 +50,13 @@ std::string utc_now_iso() {
                      tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+std::string prompt_hash(std::string_view prompt) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : prompt) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return fmt::format("{:016x}", h);
+}
+
 }  // namespace t2::results

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace t2::results {
@@ -121,5 +122,10 @@ struct CemGeneration {
 
 // "2026-11-22T11:15:03Z"
 std::string utc_now_iso();
+
+// The prompt_hash of ExampleRecord: 64-bit FNV-1a of the exact prompt bytes, 16 lowercase hex digits.
+// Cheap, stable across platforms and easy to recompute elsewhere (Python: see docs/results-schema.md);
+// it identifies prompts for tracing, it is not a cryptographic digest.
+std::string prompt_hash(std::string_view prompt);
 
 }  // namespace t2::results

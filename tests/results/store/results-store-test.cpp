@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <random>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -295,4 +296,30 @@ TEST(RunReader, RejectsWhatIsNotARun) {
   RunReader r(t.path);
   EXPECT_THROW(r.meta(), FormatError);
   EXPECT_FALSE(r.verify().empty());
+}
+
+// prompt_hash must be recomputable outside t2: Python's own FNV-1a over the UTF-8 bytes agrees.
+TEST(PromptHash, MatchesAnIndependentPythonFnv1a) {
+  std::vector<std::string> prompts = {"", "a", "Question: 2+2?\nAnswer:", "ünïcødé ✓", std::string(1000, 'x')};
+  std::string script =
+      "import sys\n"
+      "for p in sys.stdin.read().split('\\x1e'):\n"
+      "    h = 0xcbf29ce484222325\n"
+      "    for b in p.encode():\n"
+      "        h = ((h ^ b) * 0x100000001b3) % 2**64\n"
+      "    print('%016x' % h)\n";
+  std::string input;
+  for (size_t i = 0; i < prompts.size(); ++i) input += (i ? "\x1e" : "") + prompts[i];
+  SubprocessOptions o;
+  o.stdin_data = input;
+  o.timeout = Seconds(60);
+  auto r = run_subprocess({test::python3(), "-c", script}, o);
+  ASSERT_TRUE(r.ok()) << r.describe() << r.err;
+  std::istringstream in(r.out);
+  for (auto& p : prompts) {
+    std::string want;
+    in >> want;
+    EXPECT_EQ(prompt_hash(p), want) << p;
+  }
+  EXPECT_NE(prompt_hash("a"), prompt_hash("b"));
 }

@@ -234,5 +234,11 @@ TEST(ResultTable, SeedsAreAveragedAndMissingCellsShowADash) {
   EXPECT_NE(md.find("| + SVF | 65.00 ± 7.07 (1.30) | 40.00 (—) |"), std::string::npos) << md;
   EXPECT_NE(md.find("| + myway | 55.00 (1.10) | — |"), std::string::npos) << md;
   EXPECT_NE(md.find("standard deviation over seeds"), std::string::npos) << md;
+  // A run with no finished evaluation yet prints an empty table that says so.
+  std::string empty = test::make_temp_dir("empty");
+  RunStore::open_for_write(empty, RunMeta{});
+  std::string md0 = render_table(build_result_table({RunReader(empty)}), TableFormat::markdown);
+  EXPECT_NE(md0.find("No evaluate job has final metrics yet."), std::string::npos) << md0;
+  fs::remove_all(empty);
   fs::remove_all(dir);
 }
