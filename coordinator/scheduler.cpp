@@ -251,8 +251,8 @@ std::optional<WorkItem> Scheduler::assign(int g, Clock::time_point now) {
   f.item = item;
   f.item.payload.clear();  // kept for reports only
   in_flight_.emplace(item.id, std::move(f));
-  dispatch_log_.push_back(
-      fmt::format("g{} <- item {} job {} #{} attempt {}", g, item.id, item.job, item.index, item.attempt));
+  if (opt_.record_dispatches)
+    dispatch_log_.push_back(fmt::format("g{} <- item {} job {} #{} attempt {}", g, item.id, item.job, item.index, item.attempt));
   return item;
 }
 

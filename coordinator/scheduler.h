@@ -49,6 +49,7 @@ struct SchedulerOptions {
   int max_attempts = 3;
   Seconds poll_interval{0.25};                       // how often run() wakes without results
   Seconds shutdown_timeout{10};
+  bool record_dispatches = false;                    // keep dispatch_log() (tests, debugging)
   // Called (under no lock) for every incident line: hung group, worker exception, failed job.
   std::function<void(const std::string&)> on_incident;
   // Called once per loop turn of run(), e.g. to redraw progress.
@@ -113,7 +114,7 @@ class Scheduler {
   bool finished() const;
   int exit_code() const;
   SchedulerSnapshot snapshot() const;
-  // "g1 <- item 4 job a #3 attempt 1" per dispatch, in order (for reproducibility checks).
+  // "g1 <- item 4 job a #3 attempt 1" per dispatch, in order, when options.record_dispatches.
   std::vector<std::string> dispatch_log() const;
 
  private:

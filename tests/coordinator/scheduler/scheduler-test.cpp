@@ -381,6 +381,7 @@ std::vector<std::string> scripted_run(uint64_t seed, std::string* deadline_repor
                                batch_job("d", "m2", 3, {"b", "c"})};
   SchedulerOptions opt;
   opt.item_timeout = Seconds(5);
+  opt.record_dispatches = true;
   std::vector<std::string> incidents;
   Scheduler s(std::move(jobs), {1, 3, 5}, opt);
   Clock::time_point t = Clock::time_point{} + std::chrono::hours(1);
