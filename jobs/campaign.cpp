@@ -125,6 +125,7 @@ class Loader {
   ConfigProblems& p_;
   const LoadOptions& opt_;
   std::set<std::string> expanding_;
+  bool data_dir_missing_ = false;
 
   static std::string child(const std::string& path, const std::string& key) {
     return path.empty() ? key : path + "." + key;
@@ -277,7 +278,8 @@ class Loader {
     if (const Node* d = root_.find("data_dir"); d && !yaml::scalar_is_null(*d)) {
       if (auto s = scalar_string(d, "data_dir", p_)) {
         c.data_dir = *s;
-        if (opt_.check_data_files && !path_exists(*s))
+        data_dir_missing_ = opt_.check_data_files && !path_exists(*s);
+        if (data_dir_missing_)
           p_.add(d->origin, "data_dir", "directory '" + *s + "' does not exist",
                  "expected the data root (set T2_DATA_DIR or override data_dir=...)");
       }
@@ -361,9 +363,14 @@ class Loader {
     }
   }
 
-  static std::vector<std::string> task_names(const Campaign& c) {
+  // Every task the file declares, loaded or not: a task with a bad kind is reported once, not again
+  // by each experiment that names it.
+  std::vector<std::string> task_names(const Campaign& c) const {
     std::vector<std::string> out;
     for (const auto& t : c.tasks) out.push_back(t.name);
+    if (const Node* tasks = root_.find("tasks"); tasks && tasks->is_map())
+      for (const auto& e : tasks->map)
+        if (std::find(out.begin(), out.end(), e.key) == out.end()) out.push_back(e.key);
     return out;
   }
   static std::vector<std::string> model_names(const Campaign& c) {
@@ -474,7 +481,7 @@ class Loader {
       for (auto it = k.default_data.begin(); it != k.default_data.end(); ++it) {
         std::string path = *c.data_dir + "/" + it.value().get<std::string>();
         t.data[it.key()] = path;
-        if (opt_.check_data_files && !path_exists(path))
+        if (opt_.check_data_files && !data_dir_missing_ && !path_exists(path))  // else reported once at data_dir
           p_.add(at, child(dkp, it.key()), "data file '" + path + "' does not exist",
                  "expected the " + t.kind + " file below data_dir (or set " + child(dkp, it.key()) + "=...)");
       }

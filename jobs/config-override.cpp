@@ -132,7 +132,9 @@ void apply_override(yaml::Node& root, const ConfigOverride& o, ConfigProblems& p
         }
         if (pos > cur->seq.size()) {
           problems.add(origin, here, "no element named '" + key + "' in " + path_prefix(o.keys, i),
-                       suggest(key, names) + " (or a position 0.." + std::to_string(cur->seq.size() - 1) + ")");
+                       cur->seq.empty() ? "expected a position (the list is empty: 0 appends)"
+                                        : suggest(key, names) + " (or a position 0.." +
+                                              std::to_string(cur->seq.size() - 1) + ")");
           return;
         }
       }

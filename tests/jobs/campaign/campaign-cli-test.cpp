@@ -95,12 +95,12 @@ TEST_F(RunCli, MalformedCampaignExitsTwoWithOnePositionedLine) {
                                "experiments: [{kind: evaluate, tasks: [gsm8k]}]\ndata_dir: @DATA@\n");
   auto r = t2run({path, "--dry-run"});
   EXPECT_EQ(r.exit_code, 2) << r.describe() << r.out << r.err;
-  EXPECT_EQ(r.err, "t2: error: " + path + ":2:29: models.m.tp: value 3 is out of range; expected a power of two >= 1 (1, 2, 4, 8, ...)\n");
+  EXPECT_EQ(r.err, "t2: error: " + path + ":2:28: models.m.tp: value 3 is out of range; expected a power of two >= 1 (1, 2, 4, 8, ...)\n");
   auto bad_override = t2run({path, "models.m.tp=2", "experiments.0.lrr=1", "--dry-run"});
   EXPECT_EQ(bad_override.exit_code, 2);
   EXPECT_NE(bad_override.err.find("<override 2>: experiments.evaluate.lrr: unknown key 'lrr'"), std::string::npos)
       << bad_override.err;
-  EXPECT_EQ(bad_override.err.find(":2:29:"), std::string::npos) << "override 1 fixed tp: " << bad_override.err;
+  EXPECT_EQ(bad_override.err.find(":2:28:"), std::string::npos) << "override 1 fixed tp: " << bad_override.err;
   expect_nothing_written();
 }
 

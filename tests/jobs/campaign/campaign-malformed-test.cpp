@@ -291,3 +291,21 @@ TEST_F(Malformed, MissingCampaignFile) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Malformed, BadTaskKindIsReportedOnceNotPerReference) {
+  // gsm8k is referenced by both experiments; only its kind is reported.
+  expect_one(with({{7, "  gsm8k: {kind: gsm8kk}"}}), "7:17", "tasks.gsm8k.kind",
+             "unknown task kind 'gsm8kk'; did you mean 'gsm8k'?");
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(Malformed, MissingDataDirIsReportedOnceNotPerDefaultFile) {
+  expect_one(with({{2, "data_dir: /no/such/root"}}), "2:11", "data_dir", "directory '/no/such/root' does not exist");
+}
+
+}  // namespace

@@ -8,6 +8,7 @@
 
 #include "campaign-fixture.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "jobs/campaign.h"
 #include "jobs/job-plan.h"
 #include "jobs/registry-builtin.h"
@@ -63,7 +64,9 @@ TEST(Campaign, DefaultsFollowMethodMd) {
   ASSERT_NE(e, nullptr);
   // Every train_expert default is the registry's (METHOD.md §4.1 values live there).
   for (const auto& s : t2::experiment_kinds().at("train_expert").params)
-    if (s.name != "lr") EXPECT_EQ(e->params.at(s.name), s.default_value) << s.name;
+    if (s.name != "lr") {
+      EXPECT_EQ(e->params.at(s.name), s.default_value) << s.name;
+    }
   EXPECT_EQ(e->params.at("steps"), 200);
   EXPECT_EQ(e->params.at("batch_size"), 256);
   EXPECT_EQ(e->swept, std::vector<std::string>{"lr"});
@@ -194,7 +197,9 @@ void check_model_dag(const t2::Plan& plan, const std::string& model, bool full_t
   }
   const std::string cls = "classifier_expert/" + model + s;
   EXPECT_EQ(ids.count(cls), full_t2 ? 1u : 0u);
-  if (full_t2) EXPECT_EQ(ids.at(cls)->deps, std::vector<std::string>{dec});
+  if (full_t2) {
+    EXPECT_EQ(ids.at(cls)->deps, std::vector<std::string>{dec});
+  }
   for (const auto& t : kUnseenTasks) {
     EXPECT_TRUE(ids.at("evaluate/" + model + "/" + t + "/base" + s)->deps.empty());
     auto prompt = ids.at("evaluate/" + model + "/" + t + "/t2_prompt" + s);
@@ -321,6 +326,27 @@ TEST(Registry, ListsNamesAndRejectsDuplicates) {
   } catch (const t2::UsageError& e) {
     EXPECT_EQ(std::string(e.what()), "unknown widget 'alpah'; did you mean 'alpha'? valid: alpha");
   }
+}
+
+}  // namespace
+
+namespace {
+
+// docs/campaign.md documents every name the validator accepts.
+TEST(CampaignDocs, EveryRegisteredNameIsDocumented) {
+  const std::string doc = t2::read_file(t2::test::source_dir() + "/docs/campaign.md");
+  auto documented = [&](const std::string& n) { return doc.find("`" + n + "`") != std::string::npos; };
+  for (const auto& k : t2::experiment_kinds().names()) {
+    EXPECT_TRUE(documented(k)) << k;
+    for (const auto& s : t2::experiment_kinds().at(k).params) EXPECT_TRUE(documented(s.name)) << k << "." << s.name;
+  }
+  for (const auto& k : t2::task_kinds().names()) {
+    EXPECT_TRUE(documented(k)) << k;
+    for (const auto& c : t2::task_kinds().at(k).compat) EXPECT_TRUE(documented(c)) << k << " compat " << c;
+    for (const auto& s : t2::task_kinds().at(k).extra) EXPECT_TRUE(documented(s.name)) << k << "." << s.name;
+  }
+  for (const auto& [c, what] : t2::task_compat_switches()) EXPECT_TRUE(documented(c)) << c;
+  for (const auto& m : t2::eval_methods().names()) EXPECT_TRUE(documented(m)) << m;
 }
 
 }  // namespace
