@@ -3,6 +3,9 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <mutex>
+#include <vector>
+
 #include "core/check.h"
 
 namespace t2 {
@@ -15,10 +18,48 @@ std::string pcre2_message(int code) {
 }
 }  // namespace
 
+// Match data and a JIT stack, reused across calls (creating a JIT stack maps memory each time).
+struct Scratch {
+  pcre2_match_data* md = nullptr;
+  pcre2_jit_stack* stack = nullptr;
+  pcre2_match_context* ctx = nullptr;
+  ~Scratch() {
+    if (ctx) pcre2_match_context_free(ctx);
+    if (stack) pcre2_jit_stack_free(stack);
+    if (md) pcre2_match_data_free(md);
+  }
+};
+
 struct SplitRegex::Impl {
   pcre2_code* code = nullptr;
   bool jit = false;
+  std::mutex mu;
+  std::vector<std::unique_ptr<Scratch>> free;  // one per thread that is splitting at the moment
+
+  std::unique_ptr<Scratch> acquire() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!free.empty()) {
+        auto s = std::move(free.back());
+        free.pop_back();
+        return s;
+      }
+    }
+    auto s = std::make_unique<Scratch>();
+    s->md = pcre2_match_data_create_from_pattern(code, nullptr);
+    T2_CHECK(s->md != nullptr, "pcre2: out of memory");
+    s->ctx = pcre2_match_context_create(nullptr);
+    // A JIT stack larger than the 32 KiB default: `\s+(?!\S)` backtracks over long whitespace runs.
+    if (jit) s->stack = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, nullptr);
+    if (s->stack) pcre2_jit_stack_assign(s->ctx, nullptr, s->stack);
+    return s;
+  }
+  void release(std::unique_ptr<Scratch> s) {
+    std::lock_guard<std::mutex> lock(mu);
+    free.push_back(std::move(s));
+  }
   ~Impl() {
+    free.clear();
     if (code) pcre2_code_free(code);
   }
 };
@@ -39,17 +80,10 @@ SplitRegex::~SplitRegex() = default;
 
 void SplitRegex::split(std::string_view text, bool keep_gaps, std::vector<std::string_view>& out) const {
   if (text.empty()) return;
-  pcre2_match_data* md = pcre2_match_data_create_from_pattern(impl_->code, nullptr);
-  T2_CHECK(md != nullptr, "pcre2: out of memory");
-  // A JIT stack larger than the 32 KiB default: `\s+(?!\S)` backtracks over long whitespace runs.
-  pcre2_jit_stack* stack = impl_->jit ? pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, nullptr) : nullptr;
-  pcre2_match_context* ctx = pcre2_match_context_create(nullptr);
-  if (stack) pcre2_jit_stack_assign(ctx, nullptr, stack);
-  auto cleanup = [&] {
-    pcre2_match_context_free(ctx);
-    if (stack) pcre2_jit_stack_free(stack);
-    pcre2_match_data_free(md);
-  };
+  std::unique_ptr<Scratch> scratch = impl_->acquire();
+  pcre2_match_data* md = scratch->md;
+  pcre2_match_context* ctx = scratch->ctx;
+  auto cleanup = [&] { impl_->release(std::move(scratch)); };
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   size_t pos = 0, gap = 0;
   uint32_t options = 0;
