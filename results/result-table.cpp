@@ -96,7 +96,8 @@ ResultTable build_result_table(const std::vector<RunReader>& runs, const TableOp
   // (model, task, method) -> seed -> (value, n)
   std::map<std::tuple<std::string, std::string, std::string>, std::map<std::string, std::pair<double, int64_t>>> values;
   std::vector<std::string> methods_seen, models_seen, tasks_seen;
-  int duplicates = 0, missing_metric = 0;
+  int duplicates = 0, missing_metric = 0, checked_jobs = 0, unchecked_jobs = 0;
+  int64_t checked_examples = 0;
   for (auto& r : runs) {
     auto meta = r.meta();
     for (auto& m : meta.models) note_item(models, model_names, m);
@@ -119,6 +120,19 @@ ResultTable build_result_table(const std::vector<RunReader>& runs, const TableOp
       if (!v) {
         ++missing_metric;
         continue;
+      }
+      if (opt.check_records && opt.metric == "accuracy") {
+        auto records = r.read_examples(id);
+        if (records.empty()) {
+          ++unchecked_jobs;
+        } else {
+          auto again = Metrics::from_records(records);
+          T2_CHECK(again.n == metrics->n && std::abs(again.accuracy - metrics->accuracy) <= 1e-12,
+                   "{}: job '{}' reports accuracy {} over {} examples, but its {} per-example records give {}",
+                   r.unit_path(id, "result.h5"), id, metrics->accuracy, metrics->n, again.n, again.accuracy);
+          ++checked_jobs;
+          checked_examples += again.n;
+        }
       }
       auto& slot = values[{model, task, method}];
       if (slot.count(seed)) {
@@ -195,6 +209,11 @@ ResultTable build_result_table(const std::vector<RunReader>& runs, const TableOp
                                 opt.metric, dash));
   t.notes.push_back("Selection: SVF experts are the checkpoint with the best validation score (best-on-validation); "
                     "T² (Few-shot) uses the best mixture of the final CEM generation.");
+  if (opt.check_records)
+    t.notes.push_back(fmt::format("Checked against the per-example records: {} evaluation(s), {} examples, all agree{}.",
+                                  checked_jobs, checked_examples,
+                                  unchecked_jobs ? fmt::format("; {} evaluation(s) have no records to check", unchecked_jobs)
+                                                 : std::string()));
   if (several_seeds) t.notes.push_back("Cells with several seeds show mean ± sample standard deviation over seeds.");
   if (duplicates)
     t.notes.push_back(fmt::format("{} duplicate evaluation(s) of the same model, task, method and seed in the merged "

@@ -18,6 +18,8 @@ struct TableOptions {
   std::string metric = "accuracy";     // "accuracy" or a name in Metrics::extra
   std::vector<std::string> methods;    // rows to show, in this order; empty: every method, default order
   int decimals = 2;
+  // Recompute every accuracy from the job's per-example records (eval-*.h5) and fail on a mismatch.
+  bool check_records = false;
 };
 
 struct TableCell {

@@ -125,6 +125,12 @@ TEST_F(ReportRun, TableCommandPrintsTheLibraryTableAndRejectsBadInput) {
   r = test::run_results_cli({"table", run(), "--methods", "svf,base", "--decimals", "1"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("| + SVF | 79.2 (1.0) | 66.7 (1.0) | 89.6 (1.0) |"), std::string::npos) << r.out;
+  r = test::run_results_cli({"table", run(), "--check-records"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Checked against the per-example records: 0 evaluation(s), 0 examples, all agree; 18 "
+                       "evaluation(s) have no records to check."),
+            std::string::npos)
+      << r.out;
   r = test::run_results_cli({"table", run(), "--format", "xlsx"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("unknown table format 'xlsx'"), std::string::npos) << r.err;

@@ -234,6 +234,35 @@ TEST(ResultTable, SeedsAreAveragedAndMissingCellsShowADash) {
   EXPECT_NE(md.find("| + SVF | 65.00 ± 7.07 (1.30) | 40.00 (—) |"), std::string::npos) << md;
   EXPECT_NE(md.find("| + myway | 55.00 (1.10) | — |"), std::string::npos) << md;
   EXPECT_NE(md.find("standard deviation over seeds"), std::string::npos) << md;
+  // Cells trace back to per-example records: --check-records recomputes them, and catches a lie.
+  std::string traced = test::make_temp_dir("traced");
+  {
+    RunMeta meta;
+    meta.models = {{"m", "Model-M"}};
+    auto store = RunStore::open_for_write(traced, meta);
+    for (int k = 0; k < 2; ++k) {
+      std::string id = fixture::eval_job_id("m", "a", k ? "svf" : "base", 1);
+      store.begin_job({id, "evaluate", {{"model", "m"}, {"task", "a"}, {"method", k ? "svf" : "base"}}});
+      EvalBatch b{0, 0, {}};
+      for (int i = 0; i < 10; ++i) b.records.push_back({"a/" + std::to_string(i), i, "", "", "", "", i < 5 + k ? 1.0 : 0.0});
+      store.write_eval_batch(id, b);
+      Metrics m = Metrics::from_records(b.records);
+      if (k == 1) m.accuracy = 0.7;  // says 70, records say 60
+      store.write_metrics(id, m);
+      store.mark_done(id);
+    }
+  }
+  TableOptions check;
+  check.check_records = true;
+  try {
+    build_result_table({RunReader(traced)}, check);
+    FAIL() << "a metric that disagrees with its records was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("records give 0.6"), std::string::npos) << e.what();
+  }
+  EXPECT_NE(render_table(build_result_table({RunReader(traced)}), TableFormat::markdown).find("| + SVF | 70.00 (1.40) |"),
+            std::string::npos);
+  fs::remove_all(traced);
   // A run with no finished evaluation yet prints an empty table that says so.
   std::string empty = test::make_temp_dir("empty");
   RunStore::open_for_write(empty, RunMeta{});
