@@ -157,8 +157,8 @@ std::string render_report_html(const std::vector<RunReader>& runs, const ReportO
       auto curve = r.training_curve(id);
       if (!curve.points.empty()) {
         LineSeries reward{"reward mean", report_colors::reward, {}, {}};
-        LineSeries hi{"reward mean + std", report_colors::reward_band, {}, {}};
-        LineSeries lo{"reward mean - std", report_colors::reward_band, {}, {}};
+        LineSeries hi{"reward mean ± std", report_colors::reward_band, {}, {}};
+        LineSeries lo{"", report_colors::reward_band, {}, {}};
         LineSeries val{"validation accuracy", report_colors::validation, {}, {}};
         for (auto& p : curve.points) {
           double x = static_cast<double>(p.step);

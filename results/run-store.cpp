@@ -98,6 +98,7 @@ std::string RunStore::require_job_dir(const std::string& job_id) const {
 
 void RunStore::begin_job(const JobInfo& job) {
   std::string d = job_dir(job.id);
+  if (path_exists(d + "/" + layout::done_marker)) return;  // finished: a resumed campaign leaves it alone
   if (!path_exists(d)) {
     make_dirs(d);
     fsync_path(dir_ + "/" + layout::jobs_dir);

@@ -44,7 +44,7 @@ class RunStore {
   void finish_run();
 
   // Records the job (kind, params) as running; on a restarted job keeps started_at and counts
-  // attempts. Units can only be written for a begun job.
+  // attempts; a job already done is left as it is. Units can only be written for a begun job.
   void begin_job(const JobInfo& job);
   void set_job_status(const std::string& job_id, JobStatus status, const std::string& message = "");
 

@@ -143,8 +143,10 @@ std::string svg_line_chart(const std::string& title, const std::vector<LineSerie
   }
   std::vector<std::string> names, colors;
   for (auto& s : series) {
-    names.push_back(s.name);
-    colors.push_back(s.color);
+    if (!s.name.empty()) {
+      names.push_back(s.name);
+      colors.push_back(s.color);
+    }
     // NaN breaks the line into segments; isolated points are drawn as dots.
     std::vector<std::pair<double, double>> seg;
     auto flush = [&] {

@@ -9,7 +9,7 @@
 namespace t2::results {
 
 struct LineSeries {
-  std::string name;
+  std::string name;                  // shown in the legend; empty: not shown (e.g. the second edge of a band)
   std::string color;                 // "#rrggbb"
   std::vector<double> x, y;          // NaN y values are gaps (not measured at that x)
 };

@@ -282,6 +282,13 @@ TEST(RunStore, ResumeKeepsStartCountsSessionsAndCleansTempFiles) {
   EXPECT_FALSE(path_exists(t.path + "/run.h5.tmp.999.1"));
   EXPECT_EQ(r.meta().name, "renamed");
   EXPECT_EQ(r.job(id)->attempts, 2);
+  {
+    auto store = RunStore::open_for_write(t.path, sample_meta());
+    store.mark_done(id);
+    store.begin_job({id, "train-expert", {}});  // a resumed campaign re-announcing a finished job
+  }
+  EXPECT_EQ(r.job(id)->status, JobStatus::done);
+  EXPECT_EQ(r.job(id)->attempts, 2);
 }
 
 TEST(RunReader, RejectsWhatIsNotARun) {
