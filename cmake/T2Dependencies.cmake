@@ -2,12 +2,13 @@
 # on a GPU machine LibTorch comes from the Python torch (scripts/gpu-build).
 find_package(PkgConfig REQUIRED)
 
-# ccache: PCH-compatible settings passed through the environment of the launcher.
+# ccache: PCH-compatible settings passed through the environment of the launcher; paths relative to
+# the source root so that a second checkout (a CI clone) reuses the cache.
 find_program(T2_CCACHE_PROGRAM ccache)
 if(T2_CCACHE_PROGRAM AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
   set(CMAKE_CXX_COMPILER_LAUNCHER ${CMAKE_COMMAND} -E env
       CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
-      CCACHE_MAXSIZE=5G ${T2_CCACHE_PROGRAM})
+      CCACHE_MAXSIZE=5G CCACHE_BASEDIR=${CMAKE_SOURCE_DIR} CCACHE_NOHASHDIR=1 ${T2_CCACHE_PROGRAM})
   set(CMAKE_C_COMPILER_LAUNCHER ${CMAKE_CXX_COMPILER_LAUNCHER})
   set(T2_CCACHE ON)
 else()
