@@ -1,19 +1,24 @@
 // t2 plan: per-rank memory plans (weights, U/V shards, KV cache, activations) and whether they fit.
-//   t2 plan --model-config MODEL_DIR/config.json --tp 8 --gpu-memory-gb 80 [--batch 32 ...] [--json]
+//   t2 plan CAMPAIGN.yaml [key.path=value ...] [--json]   every model of the campaign, its tp and GPU
+//                                                          memory, the largest eval batch_size, the
+//                                                          longest max_new_tokens, the adapted modules
+//   t2 plan --model-config MODEL_DIR[/config.json] --tp 8 --gpu-memory-gb 80 [--batch 32 ...] [--json]
 //   t2 plan --shape llama3-70b --tp 8
-//   t2 plan CAMPAIGN.yaml [--json]            (once the campaign loader is in jobs/)
-// Exit code 0 when every plan fits, 1 when one does not, 2 for bad input.
+// Flags given explicitly override what the campaign says. Exit code 0 when every plan fits, 1 when
+// one does not, 2 for bad input (a model folder without config.json included).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
 #include "coordinator/cli.h"
+#include "coordinator/memory-plan-model.h"
 #include "coordinator/memory-plan.h"
 #include "core/check.h"
 #include "core/error.h"
-#include "core/files.h"
 #include "core/names.h"
+#include "jobs/campaign.h"
 
 namespace t2::cli {
 
@@ -21,6 +26,7 @@ namespace {
 
 struct PlanArgs {
   std::string campaign;
+  std::vector<std::string> overrides;
   std::string model_config;
   std::string shape;
   PlanSettings settings;
@@ -30,6 +36,8 @@ struct PlanArgs {
   std::string recompute = "layer";
   bool adam_on_workers = false;
   bool json = false;
+  CLI::App* app = nullptr;
+  bool given(const char* flag) const { return app->count(flag) > 0; }
 };
 
 int bytes_of(const std::string& dtype, const char* flag) {
@@ -38,26 +46,7 @@ int bytes_of(const std::string& dtype, const char* flag) {
   throw UsageError(std::string(flag) + " '" + dtype + "': " + suggest(dtype, {"bf16", "fp16", "fp32"}));
 }
 
-int run_plan(const PlanArgs& a) {
-  if (!a.campaign.empty())
-    not_available("plan CAMPAIGN.yaml",
-                  "the campaign loader (jobs/campaign.h) is not in this build yet; use --model-config PATH "
-                  "--tp N --gpu-memory-gb G instead");
-  ModelShape shape;
-  if (!a.model_config.empty()) {
-    std::string path = a.model_config;
-    if (path_exists(path + "/config.json")) path += "/config.json";
-    T2_CHECK_AS(UsageError, path_exists(path), "--model-config {}: no such file", a.model_config);
-    shape = model_shape_from_config_file(path);
-  } else if (a.shape == "llama3-8b") {
-    shape = llama3_8b_shape();
-  } else if (a.shape == "llama3-70b") {
-    shape = llama3_70b_shape();
-  } else if (!a.shape.empty()) {
-    throw UsageError("--shape '" + a.shape + "': " + suggest(a.shape, {"llama3-8b", "llama3-70b"}));
-  } else {
-    throw UsageError("t2 plan needs a campaign file, --model-config PATH or --shape NAME");
-  }
+PlanSettings settings_from_flags(const PlanArgs& a) {
   PlanSettings st = a.settings;
   st.modules = parse_svf_modules(a.modules);
   st.recompute = parse_recompute(a.recompute);
@@ -66,7 +55,102 @@ int run_plan(const PlanArgs& a) {
   st.adam_on_coordinator = !a.adam_on_workers;
   T2_CHECK_AS(UsageError, st.headroom_fraction >= 0 && st.headroom_fraction < 1,
               "--headroom must be in [0, 1), got {}", st.headroom_fraction);
-  MemoryPlan plan = plan_memory_with_alternatives(shape, st);
+  return st;
+}
+
+ModelShape shape_from_flags(const PlanArgs& a) {
+  if (!a.model_config.empty()) return model_shape_from_path(a.model_config);
+  if (a.shape == "llama3-8b") return llama3_8b_shape();
+  if (a.shape == "llama3-70b") return llama3_70b_shape();
+  if (!a.shape.empty()) throw UsageError("--shape '" + a.shape + "': " + suggest(a.shape, {"llama3-8b", "llama3-70b"}));
+  throw UsageError("t2 plan needs a campaign file, --model-config PATH or --shape NAME");
+}
+
+// The largest integer a hyperparameter takes (a value or a sweep list), or 0.
+int64_t max_param(const nlohmann::json& params, const char* key) {
+  if (!params.is_object() || !params.contains(key)) return 0;
+  const auto& v = params[key];
+  int64_t m = 0;
+  if (v.is_number_integer()) m = v.get<int64_t>();
+  if (v.is_array())
+    for (const auto& x : v)
+      if (x.is_number_integer()) m = std::max(m, x.get<int64_t>());
+  return m;
+}
+
+// The union of the modules a hyperparameter names (a value or a sweep list).
+void add_modules(const nlohmann::json& params, bool& mlp, bool& attn) {
+  if (!params.is_object() || !params.contains("modules")) return;
+  auto one = [&](const nlohmann::json& x) {
+    if (!x.is_string()) return;
+    const std::string m = x.get<std::string>();
+    mlp |= m == "mlp" || m == "all";
+    attn |= m == "attn" || m == "all";
+  };
+  const auto& v = params["modules"];
+  if (v.is_array())
+    for (const auto& x : v) one(x);
+  else
+    one(v);
+}
+
+bool uses_model(const ExperimentSpec& e, const std::string& model) {
+  return std::find(e.models.begin(), e.models.end(), model) != e.models.end();
+}
+
+int run_campaign_plan(const PlanArgs& a) {
+  LoadOptions lo;
+  lo.check_data_files = false;  // planning needs shapes and settings only
+  const Campaign c = load_campaign(a.campaign, a.overrides, lo);
+  T2_CHECK_AS(UsageError, !c.models.empty(), "{}: the campaign names no models", a.campaign);
+  const PlanSettings base = settings_from_flags(a);
+  std::vector<std::string> problems;
+  std::vector<MemoryPlan> plans;
+  for (const ModelSpec& m : c.models) {
+    ModelShape shape;
+    try {
+      shape = !a.model_config.empty() || !a.shape.empty() ? shape_from_flags(a) : model_shape_from_path(m.path);
+    } catch (const Error& e) {
+      problems.push_back(fmt::format("{}: models.{}.path: {}", a.campaign, m.name, e.what()));
+      continue;
+    }
+    shape.name = m.name;
+    PlanSettings st = base;
+    if (!a.given("--tp")) st.tp = static_cast<int>(m.tp);
+    if (!a.given("--gpu-memory-gb")) st.gpu_memory_gb = m.gpu_memory_gb;
+    if (!a.given("--weights")) st.weight_bytes = m.dtype == "fp32" ? 4 : 2;
+    int64_t batch = 0, new_tokens = 0;
+    bool mlp = false, attn = false;
+    for (const auto& e : c.experiments) {
+      if (!uses_model(e, m.name)) continue;
+      if (e.kind == "evaluate") batch = std::max<int64_t>(batch, std::max<int64_t>(max_param(e.params, "batch_size"), 64));
+      if (e.kind == "train_expert" || e.kind == "classifier_expert" || e.kind == "decompose")
+        add_modules(e.params, mlp, attn);
+    }
+    for (const auto& t : c.tasks) new_tokens = std::max(new_tokens, t.max_new_tokens);
+    if (!a.given("--batch") && batch > 0) st.eval_batch = static_cast<int>(batch);
+    if (!a.given("--new-tokens") && new_tokens > 0) st.max_new_tokens = new_tokens;
+    if (!a.given("--modules") && (mlp || attn))
+      st.modules = mlp && attn ? SvfModules::all : attn ? SvfModules::attn : SvfModules::mlp;
+    plans.push_back(plan_memory_with_alternatives(shape, st));
+  }
+  if (!problems.empty()) throw UsageError(join(problems, "\n"));
+  bool all_fit = true;
+  nlohmann::json out = {{"campaign", c.name}, {"models", nlohmann::json::object()}};
+  for (const auto& p : plans) {
+    all_fit &= p.valid && p.evaluate.fits && p.train.fits;
+    if (a.json)
+      out["models"][p.shape.name] = memory_plan_json(p);
+    else
+      std::cout << memory_plan_text(p) << "\n";
+  }
+  if (a.json) std::cout << out.dump(2) << "\n";
+  return all_fit ? 0 : static_cast<int>(ExitCode::runtime_failure);
+}
+
+int run_plan(const PlanArgs& a) {
+  if (!a.campaign.empty()) return run_campaign_plan(a);
+  MemoryPlan plan = plan_memory_with_alternatives(shape_from_flags(a), settings_from_flags(a));
   if (a.json)
     std::cout << memory_plan_json(plan).dump(2) << "\n";
   else
@@ -81,7 +165,9 @@ Command add_plan_command(CLI::App& t2) {
       "plan", "Print per-rank memory plans (weights, U/V shards, KV cache, activations) and whether they fit");
   auto a = std::make_shared<PlanArgs>();
   PlanSettings& s = a->settings;
-  app->add_option("campaign", a->campaign, "campaign YAML (needs the campaign loader)");
+  a->app = app;
+  app->add_option("campaign", a->campaign, "campaign YAML");
+  app->add_option("overrides", a->overrides, "key.path=value overrides of the campaign");
   app->add_option("--model-config", a->model_config, "a Hugging Face config.json or the folder holding it");
   app->add_option("--shape", a->shape, "a built-in shape instead: llama3-8b, llama3-70b");
   app->add_option("--tp", s.tp, "tensor-parallel degree of one worker group")->capture_default_str();

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include "core/check.h"
-#include "core/files.h"
 #include "core/names.h"
 
 namespace t2 {
@@ -36,17 +35,6 @@ MemoryItem item(std::string name, uint64_t bytes, std::string formula) {
   return MemoryItem{std::move(name), bytes, std::move(formula)};
 }
 
-int64_t json_int(const nlohmann::json& j, const char* key, const std::string& source, bool required,
-                 int64_t fallback) {
-  if (!j.contains(key) || j[key].is_null()) {
-    T2_CHECK_AS(FormatError, !required, "{}: key '{}' is missing (expected a positive integer)", source, key);
-    return fallback;
-  }
-  T2_CHECK_AS(FormatError, j[key].is_number_integer() && j[key].get<int64_t>() > 0,
-              "{}: key '{}' must be a positive integer, got {}", source, key, j[key].dump());
-  return j[key].get<int64_t>();
-}
-
 }  // namespace
 
 int64_t ModelShape::parameter_count() const {
@@ -65,39 +53,6 @@ ModelShape llama3_8b_shape() {
 
 ModelShape llama3_70b_shape() {
   return ModelShape{"Meta-Llama-3-70B-Instruct", 80, 8192, 28672, 64, 8, 128, 128256, false};
-}
-
-ModelShape model_shape_from_config_text(const std::string& json_text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::parse_error& e) {
-    T2_FAIL_AS(FormatError, "{}: not valid JSON at byte {}: {}", source, e.byte, e.what());
-  }
-  T2_CHECK_AS(FormatError, j.is_object(), "{}: expected a JSON object (a Hugging Face config.json)", source);
-  ModelShape s;
-  s.name = source;
-  s.layers = json_int(j, "num_hidden_layers", source, true, 0);
-  s.hidden = json_int(j, "hidden_size", source, true, 0);
-  s.intermediate = json_int(j, "intermediate_size", source, true, 0);
-  s.heads = json_int(j, "num_attention_heads", source, true, 0);
-  s.kv_heads = json_int(j, "num_key_value_heads", source, false, s.heads);
-  s.head_dim = json_int(j, "head_dim", source, false, s.hidden / s.heads);
-  s.vocab = json_int(j, "vocab_size", source, true, 0);
-  if (j.contains("tie_word_embeddings")) {
-    T2_CHECK_AS(FormatError, j["tie_word_embeddings"].is_boolean(),
-                "{}: key 'tie_word_embeddings' must be true or false, got {}", source,
-                j["tie_word_embeddings"].dump());
-    s.tied = j["tie_word_embeddings"].get<bool>();
-  }
-  T2_CHECK_AS(FormatError, s.heads % s.kv_heads == 0,
-              "{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", source, s.heads,
-              s.kv_heads);
-  return s;
-}
-
-ModelShape model_shape_from_config_file(const std::string& path) {
-  return model_shape_from_config_text(read_file(path), path);
 }
 
 SvfModules parse_svf_modules(const std::string& s) {

@@ -36,10 +36,7 @@ struct ModelShape {
 ModelShape llama3_8b_shape();
 ModelShape llama3_70b_shape();
 
-// Reads the numbers the planner needs from a Hugging Face config.json; FormatError names the file and
-// the missing or invalid key.
-ModelShape model_shape_from_config_file(const std::string& config_json_path);
-ModelShape model_shape_from_config_text(const std::string& json_text, const std::string& source);
+// From a config.json: coordinator/memory-plan-model.h (through the runtime's parser).
 
 enum class SvfModules { mlp, attn, all };  // which linear layers are adapted (attn = q, k, v, o)
 SvfModules parse_svf_modules(const std::string& s);  // UsageError listing the valid names

@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "coordinator/memory-plan.h"
+#include "coordinator/memory-plan-model.h"
 #include "core/error.h"
 #include "tests/support/test-support.h"
 
@@ -144,29 +144,32 @@ TEST(MemoryPlan, InvalidTpIsReported) {
   EXPECT_TRUE(p16.valid) << p16.invalid_reason;
 }
 
-TEST(MemoryPlan, ParsesConfigJsonAndNamesBadKeys) {
-  const std::string text = R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 8192,
-    "intermediate_size": 28672, "num_attention_heads": 64, "num_hidden_layers": 80,
-    "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": false})";
-  ModelShape s = model_shape_from_config_text(text, "70b/config.json");
+TEST(MemoryPlan, ShapeFromTheRuntimesConfigParser) {
+  // The real Meta-Llama-3-70B-Instruct config.json (the keys that matter).
+  const std::string text = R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+    "hidden_act": "silu", "hidden_size": 8192, "intermediate_size": 28672, "num_attention_heads": 64,
+    "num_hidden_layers": 80, "num_key_value_heads": 8, "vocab_size": 128256, "rms_norm_eps": 1e-05,
+    "rope_theta": 500000.0, "max_position_embeddings": 8192, "tie_word_embeddings": false,
+    "bos_token_id": 128000, "eos_token_id": 128009, "torch_dtype": "bfloat16"})";
+  const std::string dir = test::make_temp_dir("plan-config");
+  {
+    std::ofstream f(dir + "/config.json");
+    f << text;
+  }
+  ModelShape s = model_shape_from_path(dir);
   EXPECT_EQ(s.parameter_count(), llama3_70b_shape().parameter_count());
   EXPECT_EQ(s.head_dim, 128);
-
-  try {
-    model_shape_from_config_text(R"({"hidden_size": 8192})", "x/config.json");
-    FAIL() << "missing keys accepted";
-  } catch (const FormatError& e) {
-    EXPECT_NE(std::string(e.what()).find("x/config.json"), std::string::npos);
-    EXPECT_NE(std::string(e.what()).find("num_hidden_layers"), std::string::npos);
+  EXPECT_EQ(s.kv_heads, 8);
+  PlanSettings st;
+  st.tp = 8;
+  EXPECT_TRUE(plan_memory(s, st).train.fits);
+  EXPECT_THROW(model_shape_from_path(dir + "/missing"), UsageError);
+  {
+    std::ofstream f(dir + "/config.json");
+    f << R"({"hidden_size": 8192,)";
   }
-  try {
-    model_shape_from_config_text(R"({"num_hidden_layers": 2,)", "y/config.json");
-    FAIL() << "truncated JSON accepted";
-  } catch (const FormatError& e) {
-    EXPECT_NE(std::string(e.what()).find("byte"), std::string::npos) << e.what();
-  }
-  EXPECT_THROW(model_shape_from_config_text(R"({"num_hidden_layers": -2, "hidden_size": 8,
-      "intermediate_size": 8, "num_attention_heads": 2, "vocab_size": 8})", "z"), FormatError);
+  EXPECT_THROW(model_shape_from_path(dir), FormatError);
+  std::system(("rm -rf " + dir).c_str());
 }
 
 TEST(MemoryPlan, JsonCarriesEveryPhase) {
