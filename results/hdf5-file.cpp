@@ -368,12 +368,45 @@ void Group::set_attr_on(const std::string& object, const std::string& name, cons
   write_string_attr(o.id(), where(object), name, value);
 }
 
-std::string Group::attr_string_on(const std::string& object, const std::string& name) const {
+void Group::set_attr_on(const std::string& object, const std::string& name, int64_t value) {
   quiet_hdf5();
-  if (!has(object)) T2_FAIL_AS(FormatError, "'{}' does not exist", where(object));
   Handle o(H5Oopen(h_.id(), object.c_str(), H5P_DEFAULT));
   H5_CHECK(o.valid(), "cannot open '{}'", where(object));
+  write_attr(o.id(), where(object), name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
+}
+
+void Group::set_attr_on(const std::string& object, const std::string& name, double value) {
+  quiet_hdf5();
+  Handle o(H5Oopen(h_.id(), object.c_str(), H5P_DEFAULT));
+  H5_CHECK(o.valid(), "cannot open '{}'", where(object));
+  write_attr(o.id(), where(object), name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+}
+
+namespace {
+Handle open_object(hid_t g, const std::string& where, const std::string& object, bool exists) {
+  if (!exists) T2_FAIL_AS(FormatError, "'{}' does not exist", where);
+  Handle o(H5Oopen(g, object.c_str(), H5P_DEFAULT));
+  H5_CHECK(o.valid(), "cannot open '{}'", where);
+  return o;
+}
+}  // namespace
+
+std::string Group::attr_string_on(const std::string& object, const std::string& name) const {
+  quiet_hdf5();
+  Handle o = open_object(h_.id(), where(object), object, has(object));
   return read_string_attr(o.id(), where(object), name);
+}
+
+int64_t Group::attr_int_on(const std::string& object, const std::string& name) const {
+  quiet_hdf5();
+  Handle o = open_object(h_.id(), where(object), object, has(object));
+  return read_numeric_attr<int64_t>(o.id(), where(object), name, H5T_NATIVE_INT64);
+}
+
+double Group::attr_double_on(const std::string& object, const std::string& name) const {
+  quiet_hdf5();
+  Handle o = open_object(h_.id(), where(object), object, has(object));
+  return read_numeric_attr<double>(o.id(), where(object), name, H5T_NATIVE_DOUBLE);
 }
 
 // ---- datasets -----------------------------------------------------------------------------------

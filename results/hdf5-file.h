@@ -97,7 +97,17 @@ class Group {
 
   // Attributes on a dataset or group below this one ("curve/reward_mean").
   void set_attr_on(const std::string& object, const std::string& name, const std::string& value);
+  void set_attr_on(const std::string& object, const std::string& name, const char* value) {
+    set_attr_on(object, name, std::string(value));
+  }
+  void set_attr_on(const std::string& object, const std::string& name, int64_t value);
+  void set_attr_on(const std::string& object, const std::string& name, int value) {
+    set_attr_on(object, name, static_cast<int64_t>(value));
+  }
+  void set_attr_on(const std::string& object, const std::string& name, double value);
   std::string attr_string_on(const std::string& object, const std::string& name) const;
+  int64_t attr_int_on(const std::string& object, const std::string& name) const;
+  double attr_double_on(const std::string& object, const std::string& name) const;
 
   // Whole datasets. `shape` empty means a scalar; product(shape) elements are read from `data`.
   template <typename T>

@@ -70,6 +70,17 @@ const std::vector<std::string>& default_method_order() {
   return order;
 }
 
+std::string task_display_name(const std::string& key) {
+  static const std::map<std::string, std::string> names = {
+      {"gsm8k", "GSM8K"},         {"math", "MATH"},           {"mbpp", "MBPP-Pro"},
+      {"mbpp_pro", "MBPP-Pro"},   {"mbpp-pro", "MBPP-Pro"},   {"humaneval", "HumanEval"},
+      {"arc_easy", "ARC-Easy"},   {"arc-easy", "ARC-Easy"},   {"arc_challenge", "ARC-Challenge"},
+      {"arc-challenge", "ARC-Challenge"}, {"textvqa", "TextVQA"}, {"okvqa", "OKVQA"},
+  };
+  auto it = names.find(key);
+  return it != names.end() ? it->second : key;
+}
+
 std::string method_label(const std::string& m) {
   static const std::map<std::string, std::string> labels = {
       {"lora", "+ LoRA"},           {"svf", "+ SVF"},
@@ -146,7 +157,7 @@ ResultTable build_result_table(const std::vector<RunReader>& runs, const TableOp
     }
   }
   for (auto& m : models_seen) note_item(models, model_names, {m, m});
-  for (auto& x : tasks_seen) note_item(tasks, task_names, {x, x});
+  for (auto& x : tasks_seen) note_item(tasks, task_names, {x, task_display_name(x)});
   for (auto& x : tasks)
     if (std::find(tasks_seen.begin(), tasks_seen.end(), x.key) != tasks_seen.end())
       t.tasks.push_back({x.key, task_names[x.key]});

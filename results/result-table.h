@@ -53,6 +53,9 @@ std::string render_table(const ResultTable& table, TableFormat format);
 
 // "+ SVF", "+ T² (Prompt)", ... ; "+ <method>" for methods t2 does not know.
 std::string method_label(const std::string& method);
+// The paper's name of a task key ("arc_challenge" -> "ARC-Challenge"); used when the run metadata
+// names no display name for a task; unknown keys are returned as they are.
+std::string task_display_name(const std::string& key);
 // The default row order of the known methods (base first).
 const std::vector<std::string>& default_method_order();
 

@@ -53,6 +53,9 @@ TEST(Hdf5File, RoundTripsEveryTypeAndShape) {
     g.set_attr("name", "svf");
     g.set_attr("count", int64_t{42});
     g.set_attr("lr", 2e-3);
+    g.set_attr_on("m", "layer", "mlp.up_proj");
+    g.set_attr_on("m", "rank", 7);
+    g.set_attr_on("m", "sigma_max", 12.5);
   }
   auto f = h5::File::open(p);
   EXPECT_TRUE(f.is_group("a/b"));
@@ -77,6 +80,10 @@ TEST(Hdf5File, RoundTripsEveryTypeAndShape) {
   EXPECT_DOUBLE_EQ(g.attr_double("lr"), 2e-3);
   EXPECT_DOUBLE_EQ(g.attr_double("count"), 42.0);
   EXPECT_EQ(g.attr_int_or("missing", -5), -5);
+  EXPECT_EQ(g.attr_string_on("m", "layer"), "mlp.up_proj");
+  EXPECT_EQ(g.attr_int_on("m", "rank"), 7);
+  EXPECT_EQ(g.attr_double_on("m", "sigma_max"), 12.5);
+  EXPECT_THROW(g.attr_int_on("nothing", "rank"), FormatError);
   // Numeric conversion on read: int64 read as double.
   auto as_double = g.read_vector<double>("u");
   EXPECT_EQ(as_double, (std::vector<double>{0, 7, 255}));

@@ -210,7 +210,7 @@ TEST(ResultTable, SeedsAreAveragedAndMissingCellsShowADash) {
   {
     RunMeta meta;
     meta.models = {{"m", "Model-M"}};
-    meta.tasks = {{"a", "Task A"}, {"b", "Task B"}};
+    meta.tasks = {{"a", "Task A"}, {"b", "Task B"}};  // arc_challenge is not listed: its paper name is used
     auto store = RunStore::open_for_write(dir, meta);
     auto put = [&](const std::string& task, const std::string& method, int seed, double acc) {
       std::string id = fixture::eval_job_id("m", task, method, seed);
@@ -226,13 +226,15 @@ TEST(ResultTable, SeedsAreAveragedAndMissingCellsShowADash) {
     put("a", "svf", 2, 0.70);
     put("b", "svf", 1, 0.40);
     put("a", "myway", 1, 0.55);
+    put("arc_challenge", "base", 1, 0.8);
   }
   auto t = build_result_table({RunReader(dir)});
   std::string md = render_table(t, TableFormat::markdown);
   // svf on task a: mean 65, sample std 7.07; task b has no base: no normalised score.
-  EXPECT_NE(md.find("| Model-M | 50.00 (1.00) | — |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| + SVF | 65.00 ± 7.07 (1.30) | 40.00 (—) |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| + myway | 55.00 (1.10) | — |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| Method | Task A | Task B | ARC-Challenge |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| Model-M | 50.00 (1.00) | — | 80.00 (1.00) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| + SVF | 65.00 ± 7.07 (1.30) | 40.00 (—) | — |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| + myway | 55.00 (1.10) | — | — |"), std::string::npos) << md;
   EXPECT_NE(md.find("standard deviation over seeds"), std::string::npos) << md;
   // Cells trace back to per-example records: --check-records recomputes them, and catches a lie.
   std::string traced = test::make_temp_dir("traced");
