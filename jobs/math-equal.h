@@ -1,0 +1,35 @@
+// MATH answer equivalence (METHOD.md §5.2): both sides normalised with strip_math_string, then the
+// reference's `math_equal` cascade: exact string, numeric (rel 1e-4, also accepting x100 and /100 for
+// percentages), bracket-insensitive string, element-wise tuples/intervals, then symbolic. The symbolic
+// step is done in C++ (math-expr.h: constants evaluated, expressions with variables compared at fixed
+// points, rel 1e-3 as the reference's N() check) and, for what C++ cannot parse, by sympy through
+// math-sympy.h when the caller allows it; otherwise such a pair is `unknown`, counted as not equal.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "jobs/math-expr.h"
+
+namespace t2::tasks {
+
+// Relative tolerance of the symbolic stage. The reference uses sympy's N() at rel 1e-3, which
+// accepts 2221 for 2220 (compat `math_tolerance`); t2's default is 1e-6.
+inline constexpr double kMathSymbolicRel = 1e-6;
+inline constexpr double kMathReferenceRel = 1e-3;
+
+// `math_equal` on two already-normalised strings; `unknown` where only sympy could tell.
+MathEquivalence math_equal(const std::string& prediction, const std::string& reference,
+                           double symbolic_rel = kMathSymbolicRel);
+
+struct MathVerdict {
+  MathEquivalence result = MathEquivalence::different;
+  std::string pred_norm, ref_norm;  // the normalised strings (what sympy gets when unknown)
+  std::string how;                  // "string", "numeric", "tuple", "expression", ...
+};
+
+// `is_equiv(pred, ref)`: both None -> equal; one None -> different; else normalise and compare.
+MathVerdict math_is_equiv(const std::optional<std::string>& prediction, const std::optional<std::string>& reference,
+                          double symbolic_rel = kMathSymbolicRel);
+
+}  // namespace t2::tasks
