@@ -287,6 +287,12 @@ void StatusServer::stop(Deadline deadline) {
     throw TimeoutError("status server thread did not stop before its deadline");
   }
   s.thread.join();
+  // The io thread is gone: close the listening socket and every connection here, so that clients see
+  // a refused or closed connection at once instead of waiting for their deadline.
+  beast::error_code ignored;
+  s.acceptor.close(ignored);
+  for (const auto& w : s.sessions)
+    if (auto session = w.lock()) session->evict();
 }
 
 }  // namespace t2
