@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -93,15 +94,16 @@ std::optional<Received> MpiChannel::receive(int source, const Deadline& deadline
   uint64_t total = static_cast<uint64_t>(n);
   if (n >= 16) std::memcpy(&total, first.data() + 8, 8);
   if (total <= static_cast<uint64_t>(n)) return Received{decode_message(first.data(), first.size(), origin(from)), from};
-  T2_CHECK_AS(FormatError, static_cast<size_t>(n) == max_frame_ && total < (uint64_t(1) << 40),
-              "control message from {}: header announces {} bytes but the first frame has {} (frame size {})",
-              origin(from), total, n, max_frame_);
+  // a multi-frame message: the sender's frame size is the size of its first frame
+  const size_t frame = static_cast<size_t>(n);
+  T2_CHECK_AS(FormatError, frame >= 64 && total < (uint64_t(1) << 40),
+              "control message from {}: header announces {} bytes but the first frame has {}", origin(from), total, n);
   std::vector<char> buf(static_cast<size_t>(total));
   std::memcpy(buf.data(), first.data(), first.size());
   first.clear();
   first.shrink_to_fit();
-  for (size_t off = static_cast<size_t>(n); off < total; off += max_frame_) {
-    const int k = static_cast<int>(std::min<uint64_t>(max_frame_, total - off));
+  for (size_t off = frame; off < total; off += frame) {
+    const int k = static_cast<int>(std::min<uint64_t>(frame, total - off));
     MPI_Request req;
     T2_MPI_CHECK(MPI_Irecv(buf.data() + off, k, MPI_BYTE, from, kMoreFrameTag, comm_, &req));
     if (!mpi_wait_until(req, deadline, &st)) {

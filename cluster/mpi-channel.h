@@ -1,12 +1,12 @@
 // MpiChannel: the coordinator <-> worker control plane over MPI. Sends and receives whole
-// ControlMessages (cluster/control-message.h) on a private duplicate of an MPI communicator, so they
+// Messages (cluster/control-message.h) on a private duplicate of an MPI communicator, so they
 // never match tensor-parallel traffic. Every call has a deadline; a peer that does not answer
 // becomes a TimeoutError naming its rank and the last request sent to it, never a hang.
 //
 // Framing: a message travels as one MPI message when it fits max_frame_bytes (1 GiB by default;
 // MPI counts are int), else as a first frame plus continuation frames on a second tag from the same
-// sender (MPI keeps their order). Receives use MPI_Improbe + MPI_Mrecv, so the size is known before
-// the buffer is allocated.
+// sender (MPI keeps their order); the receiver takes the frame size from the first frame.
+// Receives use MPI_Improbe + MPI_Mrecv, so the size is known before the buffer is allocated.
 #pragma once
 
 #include <mpi.h>
@@ -78,7 +78,6 @@ class MpiChannel {
   size_t max_frame_;
   int rank_ = 0, size_ = 1;
   std::map<int, Sent> last_sent_;
-  Clock::time_point opened_ = Clock::now();
   struct Abandoned {
     std::vector<char> buffer;
     std::vector<MPI_Request> requests;
