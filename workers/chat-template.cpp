@@ -356,8 +356,11 @@ std::unique_ptr<ChatTemplate> ChatTemplate::for_tokenizer(const Tokenizer& tok) 
   const std::string& src = tok.chat_template_source();
   std::string where = tok.tokenizer_config_path().empty() ? tok.source() : tok.tokenizer_config_path();
   if (src.empty()) {
-    // Mistral's own tokenizer.model ships no config: its v3 format is the only one it speaks.
+    // Without a config: Mistral's own tokenizer.model speaks only its v3 format.
     if (tok.kind() == "sentencepiece" && tok.token_id("[INST]") && tok.token_id("[/INST]")) return by_name("mistral");
+    // Meta's tiktoken file: the dialog format of Meta's own ChatFormat is the Llama 3 one.
+    if (tok.kind() == "tiktoken" && tok.token_id("<|start_header_id|>") && tok.token_id("<|eot_id|>"))
+      return by_name("llama3");
     throw UsageError(where + ": no chat_template; name one of: " + join(names()));
   }
   std::string n = detect_name(src);

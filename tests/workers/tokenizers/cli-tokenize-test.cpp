@@ -34,6 +34,9 @@ TEST(CliTokenize, TiktokenFolderMatchesTheVectors) {
   write_file_atomic(only + "/prompt.txt", vectors[45].text);
   auto r = test::run_t2({"tokenize", only, "--file", only + "/prompt.txt"});
   EXPECT_EQ(r.out, ids_line(vectors[45].ids)) << r.err;
+  // Without any config, Meta's file gets the Llama 3 dialog format.
+  r = test::run_t2({"tokenize", only, "--text", "hi", "--chat", "auto", "--json"});
+  EXPECT_EQ(nlohmann::json::parse(r.out)["chat_template"], "llama3") << r.err;
   test::remove_tree(only);
 }
 

@@ -37,20 +37,23 @@ int check_vectors(const Tokenizer& tok, const std::vector<test::TokenizerVector>
   return exact;
 }
 
+// The assembled tokenizer.json folders, built on first use (ctest runs each case in its own process).
 class TokenizerVectors : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    auto d = test::data_dir();
-    if (!d) return;
-    llama_dir_ = new std::string(test::make_hf_model_dir(*d, "llama3", "strings"));
-    qwen_dir_ = new std::string(test::make_hf_model_dir(*d, "qwen2", "pairs"));
-  }
+  static const std::string& llama_dir() { return folder(llama_dir_, "llama3", "strings"); }
+  static const std::string& qwen_dir() { return folder(qwen_dir_, "qwen2", "pairs"); }
   static void TearDownTestSuite() {
     for (auto* p : {llama_dir_, qwen_dir_})
       if (p) test::remove_tree(*p);
     delete llama_dir_;
     delete qwen_dir_;
     llama_dir_ = qwen_dir_ = nullptr;
+  }
+
+ private:
+  static const std::string& folder(std::string*& slot, const char* family, const char* form) {
+    if (!slot) slot = new std::string(test::make_hf_model_dir(*test::data_dir(), family, form));
+    return *slot;
   }
   static std::string* llama_dir_;
   static std::string* qwen_dir_;
@@ -62,7 +65,7 @@ TEST_F(TokenizerVectors, Llama3TokenizerJsonMatchesAll46) {
   T2_REQUIRE_DATA(dir);
   auto vectors = test::read_tokenizer_vectors(dir + "/tokenizers/llama3/testvec/ggml-vocab-llama-bpe.gguf");
   ASSERT_EQ(vectors.size(), 46u);
-  auto tok = Tokenizer::load(*llama_dir_);
+  auto tok = Tokenizer::load(llama_dir());
   EXPECT_EQ(tok->kind(), "bpe");
   EXPECT_EQ(tok->vocab_size(), 128256);
   EXPECT_EQ(check_vectors(*tok, vectors), 46);
@@ -101,7 +104,7 @@ TEST_F(TokenizerVectors, TiktokenAndTokenizerJsonAgreeOnGsm8k) {
   std::filesystem::create_symlink(dir + "/tokenizers/llama3/tokenizer.model", only + "/tokenizer.model");
   auto tt = Tokenizer::load(only);
   test::remove_tree(only);
-  auto hf = Tokenizer::load(*llama_dir_);
+  auto hf = Tokenizer::load(llama_dir());
   std::istringstream lines(read_file(dir + "/data/gsm8k/test.jsonl"));
   std::string line;
   int n = 0;
@@ -117,7 +120,7 @@ TEST_F(TokenizerVectors, Qwen2TokenizerJsonMatchesAll46) {
   T2_REQUIRE_DATA(dir);
   auto vectors = test::read_tokenizer_vectors(dir + "/tokenizers/qwen2/testvec/ggml-vocab-qwen2.gguf");
   ASSERT_EQ(vectors.size(), 46u);
-  auto tok = Tokenizer::load(*qwen_dir_);
+  auto tok = Tokenizer::load(qwen_dir());
   EXPECT_EQ(tok->vocab_size(), 151665);
   EXPECT_EQ(check_vectors(*tok, vectors), 46);
   EXPECT_FALSE(tok->bos_id().has_value());  // Qwen2 has no BOS
@@ -130,16 +133,16 @@ TEST_F(TokenizerVectors, Qwen2TokenizerJsonMatchesAll46) {
 
 TEST_F(TokenizerVectors, Qwen2NormalisesToNfc) {
   T2_REQUIRE_DATA(dir);
-  auto tok = Tokenizer::load(*qwen_dir_);
+  auto tok = Tokenizer::load(qwen_dir());
   // "é" written as e + combining acute must tokenize as the precomposed U+00E9.
   EXPECT_EQ(tok->encode("caf\x65\xCC\x81"), tok->encode("caf\xC3\xA9"));
-  auto llama = Tokenizer::load(*llama_dir_);  // Llama 3 has no normalizer: the two differ
+  auto llama = Tokenizer::load(llama_dir());  // Llama 3 has no normalizer: the two differ
   EXPECT_NE(llama->encode("caf\x65\xCC\x81"), llama->encode("caf\xC3\xA9"));
 }
 
 TEST_F(TokenizerVectors, SpecialTokensOnlyWhenAllowed) {
   T2_REQUIRE_DATA(dir);
-  auto tok = Tokenizer::load(*llama_dir_);
+  auto tok = Tokenizer::load(llama_dir());
   auto with = tok->encode("<|eot_id|>hi");
   ASSERT_FALSE(with.empty());
   EXPECT_EQ(with[0], 128009);
@@ -152,7 +155,7 @@ TEST_F(TokenizerVectors, SpecialTokensOnlyWhenAllowed) {
 
 TEST_F(TokenizerVectors, Gsm8kTestSetEncodesFast) {
   T2_REQUIRE_DATA(dir);
-  auto tok = Tokenizer::load(*llama_dir_);
+  auto tok = Tokenizer::load(llama_dir());
   std::vector<std::string> questions;
   std::istringstream lines(read_file(dir + "/data/gsm8k/test.jsonl"));
   std::string line;
