@@ -197,4 +197,36 @@ WorldLayout WorldLayout::from_mpi(int tp) {
       .with_placement(local, node, static_cast<int>(hosts.size()), device_for(local, visible, from), "mpi");
 }
 
+std::string WorldLayout::detect_launcher(const std::map<std::string, std::string>& env) {
+  for (const char* k : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
+    if (env.count(k)) return "mpi";
+  auto it = env.find("SLURM_STEP_NUM_TASKS");
+  if (it == env.end()) it = env.find("SLURM_NTASKS");
+  if (env.count("SLURM_STEP_ID") && it != env.end() && it->second != "1")
+    T2_FAIL_AS(UsageError, "this process is one of {}={} srun tasks but no MPI was set up for them: launch with "
+               "`srun --mpi=pmix` (or mpirun inside the allocation)", it->first, it->second);
+  return "single";
+}
+
+WorldLayout WorldLayout::detect(int tp) {
+  const auto env = process_env();
+  if (detect_launcher(env) == "single") {
+    T2_CHECK_AS(UsageError, tp == 1, "a single process cannot hold a tensor-parallel group of {}: run under "
+                "`mpirun -np {}` or `srun --mpi=pmix`", tp, tp);
+    return single();
+  }
+  WorldLayout w = from_mpi(tp);
+  // srun: Slurm knows the GPUs of the step; under mpirun inside sbatch SLURM_PROCID is 0 everywhere,
+  // so Slurm's view is used only when it matches MPI's
+  if (env.count("SLURM_PROCID") && env.count("SLURM_STEP_ID")) {
+    try {
+      const WorldLayout s = from_slurm_env(env, tp);
+      if (s.world_rank() == w.world_rank() && s.world_size() == w.world_size()) return s;
+    } catch (const UsageError&) {
+      // incomplete Slurm variables: keep MPI's view
+    }
+  }
+  return w;
+}
+
 }  // namespace t2

@@ -39,6 +39,15 @@ class WorldLayout {
   // (the local device, in that order of preference). Errors name the variable and its value.
   static WorldLayout from_slurm_env(const std::map<std::string, std::string>& env, int tp);
 
+  // What started this process, from its environment: "mpi" (mpirun, or srun --mpi=pmix: MPI/PMIx
+  // variables present), "single" (a plain process). An srun step of several tasks without an MPI
+  // plugin would give N independent singletons: UsageError naming SLURM_NTASKS and the fix.
+  static std::string detect_launcher(const std::map<std::string, std::string>& env);
+
+  // The layout of this process: from_mpi when detect_launcher says "mpi", else single() (tp must
+  // then be 1). Under srun, the local device follows the Slurm variables when they agree with MPI.
+  static WorldLayout detect(int tp);
+
   // The process environment as a map (for from_slurm_env).
   static std::map<std::string, std::string> process_env();
 

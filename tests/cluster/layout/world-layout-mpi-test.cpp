@@ -15,6 +15,13 @@ TEST(WorldLayoutMpi, FromMpiMatchesTheWorld) {
   EXPECT_EQ(w.num_groups(), w.world_size() == 1 ? 1 : w.world_size() - 1);
 }
 
+TEST(WorldLayoutMpi, DetectUnderMpirunUsesMpi) {
+  // mpirun sets OMPI_COMM_WORLD_SIZE even for -np 1
+  auto w = t2::WorldLayout::detect(1);
+  EXPECT_EQ(w.source(), "mpi");
+  EXPECT_EQ(w.world_size(), t2::mpi_world_size());
+}
+
 int main(int argc, char** argv) {
   t2::mpi_init(&argc, &argv);
   ::testing::InitGoogleTest(&argc, argv);

@@ -135,3 +135,16 @@ TEST(WorldLayout, DeviceListCounts) {
   EXPECT_EQ(t2::count_device_list("7"), 1);
   EXPECT_EQ(t2::count_device_list("0,1,2"), 3);
 }
+
+TEST(WorldLayout, DetectLauncherFromTheEnvironment) {
+  EXPECT_EQ(WorldLayout::detect_launcher({}), "single");
+  EXPECT_EQ(WorldLayout::detect_launcher({{"OMPI_COMM_WORLD_SIZE", "4"}}), "mpi");
+  EXPECT_EQ(WorldLayout::detect_launcher({{"PMIX_RANK", "0"}, {"SLURM_STEP_ID", "0"}, {"SLURM_NTASKS", "2"}}), "mpi");
+  // an sbatch script itself (no step) or a one-task step is a plain process
+  EXPECT_EQ(WorldLayout::detect_launcher({{"SLURM_NTASKS", "4"}}), "single");
+  EXPECT_EQ(WorldLayout::detect_launcher({{"SLURM_STEP_ID", "0"}, {"SLURM_STEP_NUM_TASKS", "1"}}), "single");
+  const std::string m = usage_error_of(
+      [] { WorldLayout::detect_launcher({{"SLURM_STEP_ID", "0"}, {"SLURM_STEP_NUM_TASKS", "2"}}); });
+  EXPECT_NE(m.find("SLURM_STEP_NUM_TASKS=2"), std::string::npos) << m;
+  EXPECT_NE(m.find("srun --mpi=pmix"), std::string::npos) << m;
+}

@@ -92,6 +92,7 @@ TEST_F(SlurmCluster, MpiHelloUnderSrunPmix) {
   EXPECT_EQ(count(out, "of 2 allreduce sum=2"), 2u) << out;
   EXPECT_NE(out.find("hello rank 0 of 2"), std::string::npos) << out;
   EXPECT_NE(out.find("hello rank 1 of 2"), std::string::npos) << out;
+  EXPECT_EQ(count(out, "layout: world 2 (slurm)"), 2u) << out;  // WorldLayout::detect under srun
   EXPECT_NE(out.find("t2: job " + job + " array task none start 0"), std::string::npos) << out;
 }
 

@@ -1,5 +1,5 @@
 // Test helper run inside Slurm jobs: one all_reduce over the MPI world, then one line per rank
-// ("hello rank R of N allreduce sum=N layout ...") that the tests count.
+// ("hello rank R of N allreduce sum=N layout: <WorldLayout::detect>") that the tests count.
 #include <cstdio>
 
 #include "cluster/communicator-mpi.h"
@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   auto world = t2::make_mpi_communicator();
   int one = 1;
   world->all_reduce({&one, 1, t2::DType::i32, -1}, t2::ReduceOp::sum, {t2::Seconds(60)});
-  const auto layout = t2::WorldLayout::from_mpi(1);
+  const auto layout = t2::WorldLayout::detect(1);
   std::printf("hello rank %d of %d allreduce sum=%d layout: %s\n", world->rank(), world->size(), one,
               layout.describe().c_str());
   std::fflush(stdout);
