@@ -63,9 +63,15 @@ Example mbpp_example(const JsonRecord& r) {
     T2_CHECK_AS(FormatError, !tests.empty(), "{}: 'test_list' is empty", r.where());
     for (auto& t : tests) T2_CHECK_AS(FormatError, t.is_string(), "{}: 'test_list' must hold strings", r.where());
     std::string code = require_string(r, "code");
+    assertion = tests[0].get<std::string>();
+    gold["tests"] = tests;
     if (r.value.contains("text")) {  // original mbpp.jsonl
       desc = require_string(r, "text");
-      gold["setup"] = optional_string(r, "test_setup_code");
+      gold["setup"] = "";
+      // test_setup_code builds the tests' inputs from the solution's classes: it runs after the
+      // solution, as the first test (as in MBPP's own evaluation: code, setup, asserts)
+      std::string setup = optional_string(r, "test_setup_code");
+      if (setup.find_first_not_of(" \t\r\n") != std::string::npos) gold["tests"].insert(gold["tests"].begin(), setup);
     } else {  // sanitized-mbpp.json
       desc = require_string(r, "prompt");
       std::string setup;
@@ -73,8 +79,6 @@ Example mbpp_example(const JsonRecord& r) {
         for (auto& i : require_array(r, "test_imports")) setup += i.get<std::string>() + "\n";
       gold["setup"] = setup;
     }
-    assertion = tests[0].get<std::string>();
-    gold["tests"] = tests;
     gold["reference"] = code;
     gold["entry_point"] = mbpp_entry_point(code, assertion);
     gold["inputs"] = nlohmann::json::array();

@@ -259,3 +259,30 @@ TEST_F(Hostile, ForgesTheVerdictWithoutTheNonce) {
 
 }  // namespace
 }  // namespace t2::tasks
+
+namespace t2::tasks {
+namespace {
+
+// Without namespaces (a kernel that forbids them, or use_namespaces: false) the process group, the
+// private uid and the rlimits still contain a program; SandboxInfo says what is missing.
+TEST(SandboxFallback, WithoutNamespacesEscapesAreStillKilled) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the uid-based cleanup needs root";
+  SandboxOptions o;
+  o.use_namespaces = false;
+  o.limits.wall = Seconds(5);
+  Sandbox sb(o);
+  EXPECT_FALSE(sb.info().pid_namespace);
+  EXPECT_FALSE(sb.info().network_namespace);
+  EXPECT_NE(sb.info().note.find("disabled"), std::string::npos) << sb.info().describe();
+  auto ok = sb.run_python({{"main.py", "import os\nprint(os.getuid() != 0)\n"}});
+  EXPECT_TRUE(ok.ok()) << ok.err;
+  EXPECT_EQ(ok.out, "True\n");
+  std::string n = unique_number();
+  auto r = sb.run_python({{"main.py", "import os\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+                                       "        os.execvp('sleep', ['sleep', '" + n + "'])\n    os._exit(0)\n"}});
+  ::usleep(300000);
+  EXPECT_EQ(count_processes_with("sleep " + n), 0);
+}
+
+}  // namespace
+}  // namespace t2::tasks

@@ -313,3 +313,54 @@ TEST_F(TaskFiles, ScoreResponsesFile) {
 
 }  // namespace
 }  // namespace t2::tasks
+
+namespace t2::tasks {
+namespace {
+
+TEST_F(TaskFiles, MathOriginalFolderLayout) {
+  std::filesystem::create_directories(dir_ + "/MATH/test/algebra");
+  std::filesystem::create_directories(dir_ + "/MATH/test/geometry");
+  write("MATH/test/algebra/1.json", R"({"problem": "p1", "level": "Level 2", "type": "Algebra", "solution": "$\\boxed{4}$"})");
+  write("MATH/test/geometry/7.json", R"({"problem": "p2", "level": "Level 5", "type": "Geometry", "solution": "so \\boxed{\\frac{\\pi}{2}}"})");
+  TaskOptions o;
+  o.files["test"] = dir_ + "/MATH/test";
+  auto t = make_task("math", o);
+  auto ex = t->load("test");
+  ASSERT_EQ(ex.size(), 2u);
+  EXPECT_EQ(ex[1].gold["answer"], "\\frac{\\pi}{2}");
+  EXPECT_EQ(ex[1].gold["subject"], "Geometry");
+  EXPECT_TRUE(t->score(ex[1], "\\boxed{\\pi/2}").correct);
+  write("MATH/test/geometry/8.json", R"({"problem": "p3", "solution": "no box"})");
+  try {
+    t->load("test");
+    FAIL();
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("8.json"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TaskFiles, EvalplusTimeLimitFromTheReferenceSolution) {
+  std::string he = nlohmann::json{{"task_id", "T/0"},
+                                  {"prompt", "def f(x):\n"},
+                                  {"entry_point", "f"},
+                                  {"canonical_solution", "    return x * 2\n"},
+                                  {"test", "def check(candidate):\n    assert candidate(2) == 4\n"}}
+                       .dump();
+  TaskOptions o;
+  o.files["test"] = write("he.jsonl", he + "\n");
+  o.time_limit = "evalplus";  // max(0.2 s, 4 x reference time): the instant reference gives 0.2 s
+  auto t = make_task("humaneval", o);
+  auto ex = t->load("test");
+  EXPECT_TRUE(t->score(ex[0], "    return x + x\n").correct);
+  auto slow = t->score(ex[0], "    import time\n    time.sleep(1.5)\n    return x * 2\n");
+  EXPECT_FALSE(slow.correct);
+  EXPECT_EQ(slow.extracted, "timeout") << slow.detail;
+  o.time_limit = "fixed";
+  auto f = make_task("humaneval", o);  // 5 s per test: the slow one passes
+  EXPECT_TRUE(f->score(f->load("test")[0], "    import time\n    time.sleep(1.5)\n    return x * 2\n").correct);
+  o.time_limit = "sometimes";
+  EXPECT_THROW(make_task("humaneval", o), UsageError);
+}
+
+}  // namespace
+}  // namespace t2::tasks
