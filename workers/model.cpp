@@ -1,0 +1,358 @@
+#include "workers/model.h"
+
+#include <cmath>
+
+#include "cluster/communicator.h"
+#include "core/check.h"
+#include "core/names.h"
+#include "workers/safetensors.h"
+#include "workers/tp-collectives.h"
+
+namespace t2 {
+
+namespace {
+
+torch::Dtype parse_dtype(const std::string& s, bool cuda) {
+  if (s == "auto") return cuda ? torch::kBFloat16 : torch::kFloat;
+  if (s == "float32" || s == "fp32") return torch::kFloat;
+  if (s == "bfloat16" || s == "bf16") return torch::kBFloat16;
+  if (s == "float16" || s == "fp16") return torch::kHalf;
+  T2_FAIL_AS(UsageError, "dtype '{}' is not supported; {}", s, suggest(s, {"auto", "float32", "bfloat16", "float16"}));
+}
+
+torch::Device parse_device(const std::string& s) {
+  if (s == "cpu") return torch::Device(torch::kCPU);
+  T2_CHECK_AS(UsageError, s.rfind("cuda", 0) == 0, "device '{}' is not supported; use cpu, cuda or cuda:N", s);
+  T2_CHECK_AS(NotAvailable, torch::cuda::is_available(),
+              "device '{}' requested but this LibTorch has no CUDA or no GPU is visible", s);
+  return torch::Device(s);
+}
+
+torch::Dtype torch_dtype_of(TensorDType t) {
+  switch (t) {
+    case TensorDType::f32: return torch::kFloat;
+    case TensorDType::f16: return torch::kHalf;
+    case TensorDType::bf16: return torch::kBFloat16;
+  }
+  return torch::kFloat;
+}
+
+// A slice [offset, offset+count) along `dim` of a checkpoint tensor, copied to the serving device and
+// dtype. Only the pages of the slice are read from the mapping.
+torch::Tensor load_slice(const Checkpoint& ck, const std::string& name, const std::vector<int64_t>& shape, int64_t dim,
+                         int64_t offset, int64_t count, torch::Device dev, torch::Dtype dt) {
+  ck.expect_shape(name, shape);
+  const TensorInfo& t = ck.info(name);
+  torch::Tensor full = torch::from_blob(const_cast<void*>(ck.data(name)), t.shape,
+                                        torch::TensorOptions().dtype(torch_dtype_of(t.dtype)));
+  torch::Tensor s = count < full.size(dim) ? full.narrow(dim, offset, count) : full;
+  return s.to(dev, dt, /*non_blocking=*/false, /*copy=*/true).contiguous();
+}
+
+}  // namespace
+
+Model::~Model() = default;
+
+int Model::tp_rank() const { return comm_ ? comm_->rank() : 0; }
+int Model::tp_size() const { return comm_ ? comm_->size() : 1; }
+
+std::unique_ptr<Model> Model::load(const std::string& dir, const LoadOptions& opt) {
+  std::unique_ptr<Model> m(new Model());
+  m->cfg_ = load_model_config(dir);
+  m->device_ = parse_device(opt.device);
+  m->dtype_ = parse_dtype(opt.dtype, m->device_.is_cuda());
+  m->comm_ = opt.tp_comm;
+  const ModelConfig& c = m->cfg_;
+  const int64_t tp = m->tp_size();
+  T2_CHECK_AS(UsageError, c.num_attention_heads % tp == 0 && c.num_key_value_heads % tp == 0,
+              "{}: tensor parallelism {} must divide num_attention_heads {} and num_key_value_heads {}", dir, tp,
+              c.num_attention_heads, c.num_key_value_heads);
+  T2_CHECK_AS(UsageError, c.intermediate_size % tp == 0,
+              "{}: tensor parallelism {} must divide intermediate_size {}", dir, tp, c.intermediate_size);
+  m->heads_local_ = c.num_attention_heads / tp;
+  m->kv_heads_local_ = c.num_key_value_heads / tp;
+  m->inter_local_ = c.intermediate_size / tp;
+  m->vocab_sharded_ = tp > 1 && c.vocab_size % tp == 0;
+  m->vocab_local_ = m->vocab_sharded_ ? c.vocab_size / tp : c.vocab_size;
+  m->vocab_offset_ = m->vocab_sharded_ ? m->tp_rank() * m->vocab_local_ : 0;
+  Checkpoint ck = Checkpoint::open(dir);
+  torch::NoGradGuard ng;
+  m->load_weights(ck);
+  std::vector<double> f = c.rope_inv_freq();
+  m->rope_inv_freq_ = torch::tensor(f, torch::TensorOptions().dtype(torch::kDouble)).to(m->device_);
+  return m;
+}
+
+void Model::load_weights(const Checkpoint& ck) {
+  const ModelConfig& c = cfg_;
+  const int64_t d = c.hidden_size, D = c.head_dim, tp = tp_size(), r = tp_rank();
+  auto full = [&](const std::string& n, std::vector<int64_t> shape) {
+    return load_slice(ck, n, shape, 0, 0, shape[0], device_, dtype_);
+  };
+  auto make = [&](const std::string& name, LinearKind kind, int64_t out, int64_t in, int64_t out_local,
+                  int64_t in_local, bool bias) {
+    auto l = std::make_unique<Linear>();
+    LinearInfo& i = l->info;
+    i.name = name;
+    i.kind = kind;
+    i.out_features = out;
+    i.in_features = in;
+    i.out_local = out_local;
+    i.in_local = in_local;
+    i.out_offset = kind == LinearKind::column_parallel ? r * out_local : 0;
+    i.in_offset = kind == LinearKind::row_parallel ? r * in_local : 0;
+    i.tp_rank = static_cast<int>(r);
+    i.tp_size = static_cast<int>(tp);
+    if (kind == LinearKind::row_parallel)
+      l->weight = load_slice(ck, name + ".weight", {out, in}, 1, i.in_offset, in_local, device_, dtype_);
+    else
+      l->weight = load_slice(ck, name + ".weight", {out, in}, 0, i.out_offset, out_local, device_, dtype_);
+    if (bias) {
+      if (kind == LinearKind::row_parallel)
+        l->bias = full(name + ".bias", {out});
+      else
+        l->bias = load_slice(ck, name + ".bias", {out}, 0, i.out_offset, out_local, device_, dtype_);
+    }
+    Linear* p = l.get();
+    by_name_[name] = p;
+    linears_.push_back(std::move(l));
+    return p;
+  };
+  const int64_t Hl = heads_local_ * D, KVl = kv_heads_local_ * D;
+  for (int64_t li = 0; li < c.num_hidden_layers; ++li) {
+    auto n = ModelConfig::layer_linear_names(li);
+    Layer L;
+    std::string p = "model.layers." + std::to_string(li) + ".";
+    L.input_norm = full(p + "input_layernorm.weight", {d});
+    L.post_norm = full(p + "post_attention_layernorm.weight", {d});
+    L.q = make(n[0], LinearKind::column_parallel, c.q_size(), d, Hl, d, c.qkv_bias);
+    L.k = make(n[1], LinearKind::column_parallel, c.kv_size(), d, KVl, d, c.qkv_bias);
+    L.v = make(n[2], LinearKind::column_parallel, c.kv_size(), d, KVl, d, c.qkv_bias);
+    L.o = make(n[3], LinearKind::row_parallel, d, c.q_size(), d, Hl, c.o_bias);
+    L.gate = make(n[4], LinearKind::column_parallel, c.intermediate_size, d, inter_local_, d, false);
+    L.up = make(n[5], LinearKind::column_parallel, c.intermediate_size, d, inter_local_, d, false);
+    L.down = make(n[6], LinearKind::row_parallel, d, c.intermediate_size, d, inter_local_, false);
+    L.qkv_weight = torch::cat({L.q->weight, L.k->weight, L.v->weight}, 0);
+    L.q->weight = L.qkv_weight.narrow(0, 0, Hl);
+    L.k->weight = L.qkv_weight.narrow(0, Hl, KVl);
+    L.v->weight = L.qkv_weight.narrow(0, Hl + KVl, KVl);
+    if (c.qkv_bias) {
+      L.qkv_bias = torch::cat({L.q->bias, L.k->bias, L.v->bias}, 0);
+      L.q->bias = L.qkv_bias.narrow(0, 0, Hl);
+      L.k->bias = L.qkv_bias.narrow(0, Hl, KVl);
+      L.v->bias = L.qkv_bias.narrow(0, Hl + KVl, KVl);
+    }
+    L.gate_up_weight = torch::cat({L.gate->weight, L.up->weight}, 0);
+    L.gate->weight = L.gate_up_weight.narrow(0, 0, inter_local_);
+    L.up->weight = L.gate_up_weight.narrow(0, inter_local_, inter_local_);
+    layers_.push_back(L);
+  }
+  final_norm_ = full("model.norm.weight", {d});
+  embed_ = load_slice(ck, "model.embed_tokens.weight", {c.vocab_size, d}, 0, vocab_offset_, vocab_local_, device_, dtype_);
+  if (c.tie_word_embeddings)
+    lm_head_ = embed_;
+  else
+    lm_head_ = load_slice(ck, "lm_head.weight", {c.vocab_size, d}, 0, vocab_offset_, vocab_local_, device_, dtype_);
+}
+
+// ---------------------------------------------------------------- the adaptation hook
+
+std::vector<LinearInfo> Model::linear_infos() const {
+  std::vector<LinearInfo> out;
+  for (const auto& l : linears_) out.push_back(l->info);
+  return out;
+}
+
+Model::Linear& Model::find_linear(const std::string& name) {
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) {
+    std::vector<std::string> names;
+    for (const auto& kv : by_name_) names.push_back(kv.first);
+    T2_FAIL_AS(UsageError, "no linear layer named '{}' (names have no '.weight' suffix); {}", name,
+               suggest(name, names).substr(0, 300));
+  }
+  return *it->second;
+}
+
+const Model::Linear& Model::find_linear(const std::string& name) const {
+  return const_cast<Model*>(this)->find_linear(name);
+}
+
+const LinearInfo& Model::linear_info(const std::string& name) const { return find_linear(name).info; }
+
+void Model::set_adapter(const std::string& name, std::shared_ptr<LinearAdapter> adapter) {
+  find_linear(name).adapter = std::move(adapter);
+}
+
+void Model::clear_adapters() {
+  for (auto& l : linears_) l->adapter.reset();
+}
+
+void Model::set_weight(const std::string& name, const torch::Tensor& w) {
+  Linear& l = find_linear(name);
+  T2_CHECK_AS(UsageError, w.dim() == 2 && w.size(0) == l.info.out_local && w.size(1) == l.info.in_local,
+              "set_weight('{}'): expected this rank's shard [{}, {}], got [{}]", name, l.info.out_local,
+              l.info.in_local, fmt::join(w.sizes(), ", "));
+  torch::NoGradGuard ng;
+  l.weight.copy_(w.detach());
+}
+
+torch::Tensor Model::weight(const std::string& name) const { return find_linear(name).weight; }
+
+// ---------------------------------------------------------------- forward
+
+torch::Tensor Model::apply_linear(const Linear& l, const torch::Tensor& x, const torch::Tensor& row_of) {
+  auto sizes = x.sizes().vec();
+  torch::Tensor x2 = x.reshape({-1, l.info.in_local});
+  torch::Tensor y;
+  const bool row = l.info.kind == LinearKind::row_parallel;
+  if (l.adapter) {
+    y = l.adapter->forward(x2, l.weight, row_of);
+    T2_CHECK(y.dim() == 2 && y.size(0) == x2.size(0) && y.size(1) == l.info.out_local,
+             "adapter of '{}' returned [{}], expected [{}, {}]", l.info.name, fmt::join(y.sizes(), ", "), x2.size(0),
+             l.info.out_local);
+    if (y.scalar_type() != dtype_) y = y.to(dtype_);
+    if (row) y = tp_reduce_from(y, comm_);
+    if (l.bias.defined()) y = y + l.bias;
+  } else if (row) {
+    y = tp_reduce_from(torch::mm(x2, l.weight.t()), comm_);
+    if (l.bias.defined()) y = y + l.bias;
+  } else {
+    y = l.bias.defined() ? torch::addmm(l.bias, x2, l.weight.t()) : torch::mm(x2, l.weight.t());
+  }
+  sizes.back() = l.info.out_local;
+  return y.view(sizes);
+}
+
+torch::Tensor Model::rms_norm(const torch::Tensor& x, const torch::Tensor& w) const {
+  torch::Tensor xf = x.scalar_type() == torch::kFloat ? x : x.to(torch::kFloat);
+  torch::Tensor y = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + cfg_.rms_norm_eps);
+  return w * (y.scalar_type() == dtype_ ? y : y.to(dtype_));
+}
+
+torch::Tensor Model::embed(const torch::Tensor& ids) {
+  if (!vocab_sharded_) return torch::embedding(embed_, ids);
+  torch::Tensor local = ids - vocab_offset_;
+  torch::Tensor in = (local >= 0) & (local < vocab_local_);
+  torch::Tensor e = torch::embedding(embed_, local.clamp(0, vocab_local_ - 1)) * in.unsqueeze(-1).to(dtype_);
+  return tp_reduce_from(e, comm_);
+}
+
+namespace {
+
+// HF convention: dimension i pairs with i + head_dim/2.
+torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  const int64_t h = x.size(-1) / 2;
+  torch::Tensor x1 = x.narrow(-1, 0, h), x2 = x.narrow(-1, h, h);
+  return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
+}
+
+}  // namespace
+
+torch::Tensor Model::attention(const Layer& L, int64_t layer, const torch::Tensor& h, const torch::Tensor& cos,
+                               const torch::Tensor& sin, const torch::Tensor& mask, KVCache* cache,
+                               const torch::Tensor& row_of) {
+  const int64_t B = h.size(0), T = h.size(1), D = cfg_.head_dim, Hl = heads_local_, KVl = kv_heads_local_;
+  torch::Tensor hc = tp_copy_to(h, comm_);
+  torch::Tensor q, k, v;
+  if (!L.q->adapter && !L.k->adapter && !L.v->adapter) {
+    torch::Tensor h2 = hc.reshape({-1, hc.size(-1)});
+    torch::Tensor qkv = L.qkv_bias.defined() ? torch::addmm(L.qkv_bias, h2, L.qkv_weight.t())
+                                             : torch::mm(h2, L.qkv_weight.t());
+    q = qkv.narrow(1, 0, Hl * D);
+    k = qkv.narrow(1, Hl * D, KVl * D);
+    v = qkv.narrow(1, (Hl + KVl) * D, KVl * D);
+  } else {
+    q = apply_linear(*L.q, hc, row_of);
+    k = apply_linear(*L.k, hc, row_of);
+    v = apply_linear(*L.v, hc, row_of);
+  }
+  q = q.reshape({B, T, Hl, D}).transpose(1, 2);
+  k = k.reshape({B, T, KVl, D}).transpose(1, 2);
+  v = v.reshape({B, T, KVl, D}).transpose(1, 2);
+  q = rope(q, cos, sin);
+  k = rope(k, cos, sin);
+  torch::Tensor K = k, V = v;
+  if (cache) std::tie(K, V) = cache->append(layer, k, v);
+  const int64_t S = K.size(2), G = Hl / KVl;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  torch::Tensor out;
+#if TORCH_VERSION_MAJOR >= 2
+  // Fused kernels (flash / memory-efficient on GPU). mask [B,1,1,T,S] -> [B,1,T,S], true = attend.
+  torch::Tensor Kr = G > 1 ? K.repeat_interleave(G, 1) : K;
+  torch::Tensor Vr = G > 1 ? V.repeat_interleave(G, 1) : V;
+  out = at::scaled_dot_product_attention(q, Kr, Vr, mask.squeeze(1), 0.0, false);
+#else
+  // Grouped-query attention without copying K/V per head: the G query heads sharing one KV head are
+  // stacked along the query axis, [B, KVl, G*T, D] x [B, KVl, D, S].
+  torch::Tensor qg = q.reshape({B, KVl, G * T, D});
+  torch::Tensor s = torch::matmul(qg, K.transpose(-1, -2)).mul_(scale).view({B, KVl, G, T, S});
+  s = s.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+  torch::Tensor p = s.scalar_type() == torch::kFloat ? torch::softmax(s, -1) : torch::softmax(s.to(torch::kFloat), -1).to(dtype_);
+  out = torch::matmul(p.view({B, KVl, G * T, S}), V).view({B, Hl, T, D});
+#endif
+  out = out.transpose(1, 2).reshape({B, T, Hl * D});
+  return apply_linear(*L.o, out, row_of);
+}
+
+torch::Tensor Model::forward_hidden(const ForwardInput& in) {
+  const int64_t B = in.ids.size(0), T = in.ids.size(1);
+  KVCache* cache = in.cache;
+  const int64_t past = cache ? cache->length() : 0, S = past + T;
+  torch::Tensor ids = in.ids.to(device_, torch::kLong);
+  torch::Tensor valid = in.valid.defined() ? in.valid.to(device_, torch::kBool)
+                                           : torch::ones({B, T}, torch::TensorOptions().dtype(torch::kBool).device(device_));
+  torch::Tensor key_valid;
+  if (cache) {
+    cache->valid().narrow(1, past, T).copy_(valid);
+    key_valid = cache->valid().narrow(1, 0, S);
+  } else {
+    key_valid = valid;
+  }
+  // mask [B, 1, 1, T, S]: key j visible to query i when it is a real token and j <= past + i; the
+  // diagonal is always visible so that padding rows stay finite.
+  auto lopt = torch::TensorOptions().dtype(torch::kLong).device(device_);
+  torch::Tensor qpos = torch::arange(past, S, lopt).unsqueeze(1), kpos = torch::arange(0, S, lopt).unsqueeze(0);
+  torch::Tensor causal = kpos <= qpos, diag = kpos == qpos;
+  torch::Tensor mask = (key_valid.unsqueeze(1) & causal.unsqueeze(0)) | diag.unsqueeze(0);
+  mask = mask.view({B, 1, 1, T, S});
+
+  torch::Tensor ang = in.positions.to(device_, torch::kDouble).unsqueeze(-1) * rope_inv_freq_;  // [B,T,D/2]
+  torch::Tensor cos = ang.cos().to(dtype_).unsqueeze(1), sin = ang.sin().to(dtype_).unsqueeze(1);
+  torch::Tensor seq = in.seq.defined() ? in.seq.to(device_, torch::kLong) : torch::arange(B, lopt);
+  torch::Tensor row_of = seq.repeat_interleave(T);
+
+  torch::Tensor x = embed(ids);
+  for (size_t li = 0; li < layers_.size(); ++li) {
+    const Layer& L = layers_[li];
+    x = x + attention(L, static_cast<int64_t>(li), rms_norm(x, L.input_norm), cos, sin, mask, cache, row_of);
+    torch::Tensor h = tp_copy_to(rms_norm(x, L.post_norm), comm_);
+    torch::Tensor m;
+    if (!L.gate->adapter && !L.up->adapter) {
+      torch::Tensor gu = torch::mm(h.reshape({-1, h.size(-1)}), L.gate_up_weight.t());
+      m = (torch::silu(gu.narrow(1, 0, inter_local_)) * gu.narrow(1, inter_local_, inter_local_))
+              .view({B, T, inter_local_});
+    } else {
+      m = torch::silu(apply_linear(*L.gate, h, row_of)) * apply_linear(*L.up, h, row_of);
+    }
+    x = x + apply_linear(*L.down, m, row_of);
+  }
+  if (cache) cache->advance(T);
+  return rms_norm(x, final_norm_);
+}
+
+torch::Tensor Model::logits(const torch::Tensor& hidden) {
+  torch::Tensor h = vocab_sharded_ ? tp_copy_to(hidden, comm_) : hidden;
+  torch::Tensor y = torch::matmul(h, lm_head_.t());
+  return vocab_sharded_ ? tp_gather_from(y, comm_) : y;
+}
+
+torch::Tensor Model::forward_logits(const torch::Tensor& ids) {
+  const int64_t B = ids.size(0), T = ids.size(1);
+  ForwardInput in;
+  in.ids = ids;
+  in.positions = torch::arange(T, torch::kLong).unsqueeze(0).expand({B, T});
+  return logits(forward_hidden(in));
+}
+
+}  // namespace t2
