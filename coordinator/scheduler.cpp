@@ -308,20 +308,35 @@ void Scheduler::on_result(const WorkResult& r, Clock::time_point now) {
   refresh_states();
 }
 
+void Scheduler::lose_group(int g, const std::string& why) {
+  Group& G = groups_[g];
+  auto it = in_flight_.find(G.current_item);
+  if (it == in_flight_.end()) return;
+  InFlight f = std::move(it->second);
+  in_flight_.erase(it);
+  G.state = GroupState::unresponsive;
+  --jobs_[f.job].in_flight;
+  incident(why);
+  item_failed(f, why);
+  refresh_states();
+}
+
 void Scheduler::on_deadline(int g, Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
   Group& G = groups_[g];
   auto it = in_flight_.find(G.current_item);
   if (G.state != GroupState::busy || it == in_flight_.end() || it->second.deadline > now) return;
-  InFlight f = std::move(it->second);
-  in_flight_.erase(it);
-  G.state = GroupState::unresponsive;
-  --jobs_[f.job].in_flight;
-  const std::string why = fmt::format("{} did not answer within {:.1f} s (job {}, last request: {})", group_name(g),
-                                      opt_.item_timeout.count(), f.item.job, G.last_request);
-  incident(why);
-  item_failed(f, why);
-  refresh_states();
+  lose_group(g, fmt::format("{} did not answer within {:.1f} s (job {}, last request: {})", group_name(g),
+                            opt_.item_timeout.count(), it->second.item.job, G.last_request));
+}
+
+void Scheduler::on_send_failure(int g, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Group& G = groups_[g];
+  auto it = in_flight_.find(G.current_item);
+  if (G.state != GroupState::busy || it == in_flight_.end()) return;
+  lose_group(g, fmt::format("{} could not be sent its request (job {}, request: {}): {}", group_name(g),
+                            it->second.item.job, G.last_request, why));
 }
 
 std::vector<int> Scheduler::overdue_groups(Clock::time_point now) const {
@@ -445,7 +460,13 @@ int Scheduler::run(WorkTransport& transport) {
   for (;;) {
     const auto now = Clock::now();
     for (int g = 0; g < static_cast<int>(groups_.size()); ++g)
-      if (auto item = assign(g, now)) transport.send(g, *item);
+      if (auto item = assign(g, now)) {
+        try {
+          transport.send(g, *item);
+        } catch (const std::exception& e) {
+          on_send_failure(g, e.what());
+        }
+      }
     flush();
     if (finished()) break;
     Clock::time_point wake = now + std::chrono::duration_cast<Clock::duration>(opt_.poll_interval);

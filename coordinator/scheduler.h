@@ -105,6 +105,9 @@ class Scheduler {
   void on_result(const WorkResult& result, Clock::time_point now);
   // Group `group`'s item passed its deadline: report, mark the group unresponsive, requeue.
   void on_deadline(int group, Clock::time_point now);
+  // The transport could not deliver group `group`'s item: treated like a missed deadline (reported,
+  // group unresponsive, item requeued) without waiting for it.
+  void on_send_failure(int group, const std::string& why);
   // Groups whose in-flight item's deadline is at or before `now`.
   std::vector<int> overdue_groups(Clock::time_point now) const;
   // Fails jobs that can never make progress (no responsive group, or a driver with nothing to give and
@@ -154,6 +157,7 @@ class Scheduler {
   void fail_job(int j, const std::string& reason);
   void incident(const std::string& line);
   void item_failed(const InFlight& f, const std::string& why);
+  void lose_group(int group, const std::string& why);  // under the lock
   int attempts_for(const Job& j) const;
   bool finished_locked() const;
   std::string group_name(int g) const;

@@ -279,6 +279,42 @@ TEST(Scheduler, HungGroupIsReportedAndItsItemRunsElsewhere) {
   EXPECT_EQ(snap.groups[1].state, GroupState::unresponsive);
 }
 
+// A transport that cannot deliver to group 1 (a dead MPI peer): the item goes elsewhere at once.
+class UndeliverableGroup : public WorkTransport {
+ public:
+  explicit UndeliverableGroup(ThreadTransport& inner) : inner_(inner) {}
+  int groups() const override { return inner_.groups(); }
+  int group_rank(int g) const override { return inner_.group_rank(g); }
+  void send(int g, const WorkItem& item) override {
+    if (g == 1) throw TimeoutError("send to rank 2: deadline of 1 s passed");
+    inner_.send(g, item);
+  }
+  std::optional<WorkResult> poll(Deadline d) override { return inner_.poll(d); }
+  void shutdown(Deadline d) override { inner_.shutdown(d); }
+
+ private:
+  ThreadTransport& inner_;
+};
+
+TEST(Scheduler, SendFailureRequeuesAtOnce) {
+  Recorder rec;
+  ThreadTransport threads(2, make_executor(rec, Behaviour{}));
+  UndeliverableGroup tr(threads);
+  std::vector<std::string> incidents;
+  SchedulerOptions opt;
+  opt.item_timeout = Seconds(30);  // must not be waited for
+  opt.on_incident = [&](const std::string& l) { incidents.push_back(l); };
+  Scheduler s({batch_job("e", "m", 6)}, ranks(2), opt);
+  const auto t0 = Clock::now();
+  EXPECT_EQ(s.run(tr), 0);
+  EXPECT_LT(std::chrono::duration_cast<Seconds>(Clock::now() - t0).count(), 5.0);
+  for (const auto& e : rec.all()) EXPECT_EQ(e.group, 0);
+  EXPECT_EQ(rec.all().size(), 6u);
+  ASSERT_FALSE(incidents.empty());
+  EXPECT_NE(incidents[0].find("group 1 (rank 2) could not be sent its request"), std::string::npos) << incidents[0];
+  EXPECT_EQ(s.snapshot().groups[1].state, GroupState::unresponsive);
+}
+
 TEST(Scheduler, NoResponsiveGroupFailsInsteadOfHanging) {
   Recorder rec;
   Behaviour b;
