@@ -53,7 +53,8 @@ constexpr int kNamespaceFlags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLON
 constexpr uid_t kUidBase = 820000;  // unprivileged ids, one per concurrent program
 constexpr int kUidSlots = 20000;
 
-std::atomic<unsigned> g_uid_counter{0};
+// Started from the pid so that two t2 processes on one machine rarely hand out the same uid.
+std::atomic<unsigned> g_uid_counter{unsigned(::getpid()) * 97u};
 
 // Mount points to make read-only inside the sandbox's mount namespace (read once).
 const std::vector<std::string>& readonly_mount_points() {
