@@ -36,7 +36,8 @@ TEST(CliTokenize, TiktokenFolderMatchesTheVectors) {
   EXPECT_EQ(r.out, ids_line(vectors[45].ids)) << r.err;
   // Without any config, Meta's file gets the Llama 3 dialog format.
   r = test::run_t2({"tokenize", only, "--text", "hi", "--chat", "auto", "--json"});
-  EXPECT_EQ(nlohmann::json::parse(r.out)["chat_template"], "llama3") << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["chat_template"], "llama3");
   test::remove_tree(only);
 }
 
