@@ -364,3 +364,35 @@ TEST_F(TaskFiles, EvalplusTimeLimitFromTheReferenceSolution) {
 
 }  // namespace
 }  // namespace t2::tasks
+
+namespace t2::tasks {
+namespace {
+
+TEST_F(TaskFiles, MbppPlusRecords) {
+  nlohmann::json rec = {{"task_id", "Mbpp/2"},
+                        {"prompt", "\"\"\"\nWrite a function to find the shared elements from the given two lists.\n"
+                                   "assert set(similar_elements((3, 4, 5, 6),(5, 7, 4, 10))) == set((4, 5))\n\"\"\"\n"},
+                        {"entry_point", "similar_elements"},
+                        {"canonical_solution", "def similar_elements(a, b):\n    return tuple(sorted(set(a) & set(b)))\n"},
+                        {"base_input", {{{3, 4, 5, 6}, {5, 7, 4, 10}}, {{1, 2}, {3}}}},
+                        {"atol", 0}};
+  TaskOptions o;
+  o.files["problems"] = write("mbppplus.jsonl", rec.dump() + "\n");
+  auto t = make_task("mbpp", o);
+  auto ex = t->load("all");
+  ASSERT_EQ(ex.size(), 1u);
+  EXPECT_EQ(ex[0].id, "Mbpp/2");
+  EXPECT_EQ(ex[0].messages[1].content,
+            "Write a function to find the shared elements from the given two lists. Your code should satisfy the "
+            "following assertion:\n```python\nassert set(similar_elements((3, 4, 5, 6),(5, 7, 4, 10))) == set((4, 5))\n```");
+  EXPECT_TRUE(t->score(ex[0], "\ndef similar_elements(x, y):\n    return tuple(sorted(set(x).intersection(y)))\n```").correct);
+  auto wrong = t->score(ex[0], "\ndef similar_elements(x, y):\n    return tuple(set(x) | set(y))\n```");
+  EXPECT_FALSE(wrong.correct);
+  EXPECT_NE(wrong.detail.find("input 0"), std::string::npos) << wrong.detail;
+  rec["base_input"] = 3;
+  o.files["problems"] = write("bad.jsonl", rec.dump() + "\n");
+  EXPECT_THROW(make_task("mbpp", o)->load("all"), FormatError);
+}
+
+}  // namespace
+}  // namespace t2::tasks
