@@ -1,14 +1,43 @@
-// t2 decompose: Compute and cache the SVD factors of a model's adapted matrices
+// t2 decompose: compute and cache the SVD factors of a model's adapted matrices.
 #include <CLI/CLI.hpp>
 
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
 #include "coordinator/cli.h"
+#include "experts/decompose.h"
 
 namespace t2::cli {
 
 Command add_decompose_command(CLI::App& t2) {
   auto* app = t2.add_subcommand("decompose", "Compute and cache the SVD factors of a model's adapted matrices");
-  app->allow_extras();
-  return {app, [] () -> int { not_available("decompose", "SVF decomposition is being built (issue: SVF experts)"); }};
+  struct Args {
+    std::string model_dir;
+    DecomposeOptions opt;
+    bool verbose = false;
+  };
+  auto a = std::make_shared<Args>();
+  app->add_option("model_dir", a->model_dir, "Hugging Face model folder (config.json, *.safetensors)")->required();
+  app->add_option("--modules", a->opt.modules, "mlp (gate/up/down, the reference), attn (q/k/v/o) or all")
+      ->capture_default_str();
+  app->add_option("--tp", a->opt.tp, "write shard files for this tensor-parallel degree")->capture_default_str();
+  app->add_option("--out", a->opt.out_dir, "output folder (default MODEL_DIR/t2-svd)");
+  app->add_flag("--fp64", a->opt.fp64, "SVD in float64 (factors stored as float64)");
+  app->add_option("--threads", a->opt.threads, "matrices decomposed in parallel")->capture_default_str();
+  app->add_flag("-v,--verbose", a->verbose, "print one line per matrix");
+  return {app, [a]() -> int {
+            auto rep = decompose_model(a->model_dir, a->opt);
+            if (a->verbose)
+              for (auto& m : rep.matrices)
+                std::cout << fmt::format("{}\t{}x{}\t{}\n", m.name, m.rows, m.cols,
+                                         m.reused ? std::string("reused") : fmt::format("{:.3f} s", m.seconds));
+            std::cout << fmt::format("source hash {}: {} matrices, {}\n", rep.source_hash, rep.matrices.size(),
+                                     rep.reused ? "reused existing factors" : "decomposed");
+            for (auto& f : rep.files) std::cout << f << "\n";
+            return rep.files.empty() ? 1 : 0;
+          }};
 }
 
 }  // namespace t2::cli
