@@ -123,7 +123,10 @@ int run_campaign_plan(const PlanArgs& a) {
     bool mlp = false, attn = false;
     for (const auto& e : c.experiments) {
       if (!uses_model(e, m.name)) continue;
-      if (e.kind == "evaluate") batch = std::max<int64_t>(batch, std::max<int64_t>(max_param(e.params, "batch_size"), 64));
+      if (e.kind == "evaluate") {
+        const int64_t b = max_param(e.params, "batch_size");
+        batch = std::max<int64_t>(batch, b > 0 ? b : 64);  // 64: the evaluate default (docs/campaign.md)
+      }
       if (e.kind == "train_expert" || e.kind == "classifier_expert" || e.kind == "decompose")
         add_modules(e.params, mlp, attn);
     }
