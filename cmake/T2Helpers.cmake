@@ -11,6 +11,12 @@ function(t2_torch_target tgt)
   target_compile_options(${tgt} PRIVATE ${TORCH_CXX_FLAGS_LIST})
   if(TARGET t2_torch_pch AND NOT tgt STREQUAL "t2_torch_pch")
     target_precompile_headers(${tgt} REUSE_FROM t2_torch_pch)
+    # The PCH is built -fPIC (a library); executables default to -fPIE, which makes GCC silently
+    # ignore the PCH and spend minutes per file. Compile torch executables -fPIC too.
+    get_target_property(type ${tgt} TYPE)
+    if(type STREQUAL "EXECUTABLE")
+      target_compile_options(${tgt} PRIVATE -fPIC)
+    endif()
   endif()
 endfunction()
 

@@ -1,11 +1,135 @@
 #include "workers/tokenizer-spm.h"
 
-#include <sentencepiece_processor.h>
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <mutex>
 
 #include "core/check.h"
 #include "core/files.h"
+#include "workers/sentencepiece-shim/spm-shim.h"
 
 namespace t2 {
+
+namespace {
+
+// The shim's functions, resolved once. See spm-shim.h for why sentencepiece is dlopen()ed with
+// RTLD_LOCAL | RTLD_DEEPBIND instead of linked: its bundled protobuf clashes with LibTorch's.
+struct SpmLibrary {
+  int (*abi_version)();
+  t2spm_model* (*load)(const char*, size_t, char*, size_t);
+  void (*free_model)(t2spm_model*);
+  int (*encode)(t2spm_model*, const char*, size_t, int**, size_t*, char*, size_t);
+  void (*free_ids)(int*);
+  int (*piece_size)(const t2spm_model*);
+  const char* (*id_to_piece)(const t2spm_model*, int);
+  int (*piece_to_id)(const t2spm_model*, const char*, size_t);
+  int (*is_control)(const t2spm_model*, int);
+  int (*is_unknown)(const t2spm_model*, int);
+  int (*is_byte)(const t2spm_model*, int);
+  int (*unk_id)(const t2spm_model*);
+  int (*bos_id)(const t2spm_model*);
+  int (*eos_id)(const t2spm_model*);
+};
+
+std::string exe_dir() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string p(buf, static_cast<size_t>(n));
+  auto slash = p.rfind('/');
+  return slash == std::string::npos ? "." : p.substr(0, slash);
+}
+
+const SpmLibrary& spm_library() {
+  static SpmLibrary lib;
+  static std::string error;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::vector<std::string> candidates;
+    if (const char* env = std::getenv("T2_SPM_SHIM")) candidates.push_back(env);
+    const std::string dir = exe_dir();
+    candidates.push_back(dir + "/../lib/libt2_spm_shim.so");
+    candidates.push_back(dir + "/libt2_spm_shim.so");
+#ifdef T2_SPM_SHIM_BUILD_PATH
+    candidates.push_back(T2_SPM_SHIM_BUILD_PATH);
+#endif
+    void* h = nullptr;
+    std::string tried;
+    for (const auto& c : candidates) {
+      if (::access(c.c_str(), R_OK) != 0) {
+        tried += "\n  " + c + " (missing)";
+        continue;
+      }
+      h = ::dlopen(c.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+      if (h) break;
+      tried += "\n  " + c + " (" + ::dlerror() + ")";
+    }
+    if (!h) {
+      error = "cannot load the SentencePiece shim libt2_spm_shim.so (set T2_SPM_SHIM to its path); tried:" + tried;
+      return;
+    }
+    auto sym = [&](const char* name) {
+      void* p = ::dlsym(h, name);
+      if (!p && error.empty()) error = std::string("SentencePiece shim lacks symbol ") + name;
+      return p;
+    };
+    lib.abi_version = reinterpret_cast<int (*)()>(sym("t2spm_abi_version"));
+    lib.load = reinterpret_cast<decltype(lib.load)>(sym("t2spm_load"));
+    lib.free_model = reinterpret_cast<decltype(lib.free_model)>(sym("t2spm_free"));
+    lib.encode = reinterpret_cast<decltype(lib.encode)>(sym("t2spm_encode"));
+    lib.free_ids = reinterpret_cast<decltype(lib.free_ids)>(sym("t2spm_free_ids"));
+    lib.piece_size = reinterpret_cast<decltype(lib.piece_size)>(sym("t2spm_piece_size"));
+    lib.id_to_piece = reinterpret_cast<decltype(lib.id_to_piece)>(sym("t2spm_id_to_piece"));
+    lib.piece_to_id = reinterpret_cast<decltype(lib.piece_to_id)>(sym("t2spm_piece_to_id"));
+    lib.is_control = reinterpret_cast<decltype(lib.is_control)>(sym("t2spm_is_control"));
+    lib.is_unknown = reinterpret_cast<decltype(lib.is_unknown)>(sym("t2spm_is_unknown"));
+    lib.is_byte = reinterpret_cast<decltype(lib.is_byte)>(sym("t2spm_is_byte"));
+    lib.unk_id = reinterpret_cast<decltype(lib.unk_id)>(sym("t2spm_unk_id"));
+    lib.bos_id = reinterpret_cast<decltype(lib.bos_id)>(sym("t2spm_bos_id"));
+    lib.eos_id = reinterpret_cast<decltype(lib.eos_id)>(sym("t2spm_eos_id"));
+    if (error.empty() && lib.abi_version() != T2SPM_ABI_VERSION)
+      error = "SentencePiece shim ABI mismatch (rebuild t2)";
+  });
+  T2_CHECK_AS(NotAvailable, error.empty(), "{}", error);
+  return lib;
+}
+
+}  // namespace
+
+// One model loaded inside the shim.
+struct SpmModel::Processor {
+  t2spm_model* m = nullptr;
+  ~Processor() {
+    if (m) spm_library().free_model(m);
+  }
+  bool IsControl(int id) const { return spm_library().is_control(m, id) != 0; }
+  bool IsUnknown(int id) const { return spm_library().is_unknown(m, id) != 0; }
+  bool IsByte(int id) const { return spm_library().is_byte(m, id) != 0; }
+  std::string IdToPiece(int id) const { return spm_library().id_to_piece(m, id); }
+  int PieceToId(const std::string& p) const { return spm_library().piece_to_id(m, p.data(), p.size()); }
+  int GetPieceSize() const { return spm_library().piece_size(m); }
+  int unk_id() const { return spm_library().unk_id(m); }
+  int bos_id() const { return spm_library().bos_id(m); }
+  int eos_id() const { return spm_library().eos_id(m); }
+  // Loads a serialized model; returns "" or the error.
+  std::string Load(const std::string& model) {
+    char err[512] = {0};
+    m = spm_library().load(model.data(), model.size(), err, sizeof err);
+    return m ? std::string() : std::string(err[0] ? err : "unknown error");
+  }
+  std::string Encode(const std::string& text, std::vector<int>* ids) const {
+    char err[512] = {0};
+    int* out = nullptr;
+    size_t n = 0;
+    if (spm_library().encode(m, text.data(), text.size(), &out, &n, err, sizeof err) != 0)
+      return err[0] ? err : "unknown error";
+    ids->assign(out, out + n);
+    spm_library().free_ids(out);
+    return {};
+  }
+};
 
 namespace {
 
@@ -94,7 +218,7 @@ std::string without_dummy_prefix(std::string_view model, const std::string& path
   return out;
 }
 
-std::string piece_bytes(const sentencepiece::SentencePieceProcessor& sp, int id) {
+std::string piece_bytes(const SpmModel::Processor& sp, int id) {
   if (sp.IsControl(id) || sp.IsUnknown(id)) return {};
   const std::string& p = sp.IdToPiece(id);
   if (sp.IsByte(id) && p.size() == 6 && p.compare(0, 3, "<0x") == 0)
@@ -120,14 +244,14 @@ bool looks_like_sentencepiece(std::string_view head) {
 
 SpmModel::SpmModel(const std::string& path)
     : path_(path),
-      with_prefix_(std::make_unique<sentencepiece::SentencePieceProcessor>()),
-      no_prefix_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {
+      with_prefix_(std::make_unique<Processor>()),
+      no_prefix_(std::make_unique<Processor>()) {
   std::string model = read_file(path);
-  auto st = with_prefix_->LoadFromSerializedProto(model);
-  T2_CHECK_AS(FormatError, st.ok(), "{}: not a SentencePiece model: {}", path, st.ToString());
+  std::string st = with_prefix_->Load(model);
+  T2_CHECK_AS(FormatError, st.empty(), "{}: not a SentencePiece model: {}", path, st);
   std::string patched = without_dummy_prefix(model, path, add_dummy_prefix_);
-  st = no_prefix_->LoadFromSerializedProto(patched);
-  T2_CHECK_AS(FormatError, st.ok(), "{}: SentencePiece model without dummy prefix: {}", path, st.ToString());
+  st = no_prefix_->Load(patched);
+  T2_CHECK_AS(FormatError, st.empty(), "{}: SentencePiece model without dummy prefix: {}", path, st);
   int n = with_prefix_->GetPieceSize();
   bytes_.resize(n);
   for (int i = 0; i < n; ++i) bytes_[i] = piece_bytes(*with_prefix_, i);
@@ -138,8 +262,8 @@ SpmModel::~SpmModel() = default;
 void SpmModel::encode(std::string_view text, bool at_start, std::vector<int32_t>& out) const {
   if (text.empty()) return;
   std::vector<int> ids;
-  auto st = (at_start ? with_prefix_ : no_prefix_)->Encode(std::string(text), &ids);
-  T2_CHECK(st.ok(), "{}: SentencePiece encode failed: {}", path_, st.ToString());
+  std::string st = (at_start ? with_prefix_ : no_prefix_)->Encode(std::string(text), &ids);
+  T2_CHECK(st.empty(), "{}: SentencePiece encode failed: {}", path_, st);
   out.insert(out.end(), ids.begin(), ids.end());
 }
 

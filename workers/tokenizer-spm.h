@@ -1,4 +1,5 @@
-// Internal: a SentencePiece model (Mistral's tokenizer.model) through libsentencepiece. Text that
+// Internal: a SentencePiece model (Mistral's tokenizer.model) through libsentencepiece, reached via
+// the dlopen()ed shim libt2_spm_shim.so (see workers/sentencepiece-shim/spm-shim.h for why). Text that
 // begins the input gets SentencePiece's dummy-prefix space; text after a special token does not (a
 // second processor is loaded from the same model with add_dummy_prefix switched off), which is what
 // mistral-common and HF (legacy=false) produce for "[INST] text". Control tokens ([INST], <s>, ...)
@@ -10,10 +11,6 @@
 #include <string_view>
 
 #include "workers/tokenizer-model.h"
-
-namespace sentencepiece {
-class SentencePieceProcessor;
-}
 
 namespace t2 {
 
@@ -37,9 +34,11 @@ class SpmModel : public TokenizerModel {
   std::optional<int32_t> eos_id() const;
   bool add_dummy_prefix() const { return add_dummy_prefix_; }
 
+  struct Processor;  // one model loaded inside the shim (defined in tokenizer-spm.cpp)
+
  private:
   std::string path_;
-  std::unique_ptr<sentencepiece::SentencePieceProcessor> with_prefix_, no_prefix_;
+  std::unique_ptr<Processor> with_prefix_, no_prefix_;
   std::vector<std::string> bytes_;  // id -> decoded bytes ("▁" as space, <0x0A> as a byte)
   bool add_dummy_prefix_ = true;
 };
