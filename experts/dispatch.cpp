@@ -1,30 +1,14 @@
 #include "experts/dispatch.h"
 
 #include "core/check.h"
+#include "jobs/task.h"
 
 namespace t2 {
 
+// One source of truth for the prompt text: the task suite's copy (jobs/task.h), byte for byte as the
+// reference writes it, trailing indentation of the closing triple quote included.
 const std::string& dispatch_classification_prompt() {
-  static const std::string p =
-      "\n"
-      "    # Analyze the given question and classify it into one of four categories: 'code', 'math', 'reasoning' "
-      "or 'other'. Follow these guidelines:\n"
-      "\n"
-      "    1. Code: Questions asking for programming solutions, functions, algorithms. Often includes specific "
-      "programming terms, language syntax, or data structures.\n"
-      "    2. Math: Questions involving mathematical calculations, formulas, statistics. Often includes numbers, "
-      "equations, or mathematical operations.\n"
-      "    3. Reasoning: Questions requiring logical thinking, application of scientific knowledge, or critical "
-      "analysis of information. Often presents statements that need evaluation based on general understanding. \n"
-      "    4. Other: Questions not clearly fit into above categories.\n"
-      "\n"
-      "    Instructions:\n"
-      "    - Consider the primary focus, skills, and knowledge required to answer the question.\n"
-      "    - If a question spans multiple categories, choose the most dominant one.\n"
-      "    - Provide your final classification within \\boxed{} notation. Example: \\boxed{reasoning}\n"
-      "\n"
-      "    Format your response as follows:\n"
-      "    Classification: \\boxed{category}\n";
+  static const std::string p = tasks::prompts::classify_system;
   return p;
 }
 
