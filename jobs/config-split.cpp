@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "core/names.h"
+#include "jobs/dataset-shuffle.h"
 
 namespace t2 {
 
@@ -104,85 +105,11 @@ bool parse_split_rule(const std::string& text, SplitRule& out, std::string& erro
   return true;
 }
 
-namespace {
-
-// MT19937 as CPython's _random module uses it (init_by_array seeding, genrand_uint32).
-class PyMersenne {
- public:
-  explicit PyMersenne(uint64_t seed) {
-    std::vector<uint32_t> key;
-    do {
-      key.push_back(static_cast<uint32_t>(seed & 0xffffffffu));
-      seed >>= 32;
-    } while (seed);
-    init_genrand(19650218u);
-    size_t i = 1, j = 0;
-    for (size_t k = std::max<size_t>(N, key.size()); k; --k) {
-      mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1664525u)) + key[j] + static_cast<uint32_t>(j);
-      ++i, ++j;
-      if (i >= N) mt_[0] = mt_[N - 1], i = 1;
-      if (j >= key.size()) j = 0;
-    }
-    for (size_t k = N - 1; k; --k) {
-      mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1566083941u)) - static_cast<uint32_t>(i);
-      ++i;
-      if (i >= N) mt_[0] = mt_[N - 1], i = 1;
-    }
-    mt_[0] = 0x80000000u;
-  }
-
-  uint32_t next() {
-    static const uint32_t mag01[2] = {0u, 0x9908b0dfu};
-    if (mti_ >= N) {
-      size_t kk = 0;
-      for (; kk < N - M; ++kk) {
-        uint32_t y = (mt_[kk] & 0x80000000u) | (mt_[kk + 1] & 0x7fffffffu);
-        mt_[kk] = mt_[kk + M] ^ (y >> 1) ^ mag01[y & 1u];
-      }
-      for (; kk < N - 1; ++kk) {
-        uint32_t y = (mt_[kk] & 0x80000000u) | (mt_[kk + 1] & 0x7fffffffu);
-        mt_[kk] = mt_[kk + M - N] ^ (y >> 1) ^ mag01[y & 1u];
-      }
-      uint32_t y = (mt_[N - 1] & 0x80000000u) | (mt_[0] & 0x7fffffffu);
-      mt_[N - 1] = mt_[M - 1] ^ (y >> 1) ^ mag01[y & 1u];
-      mti_ = 0;
-    }
-    uint32_t y = mt_[mti_++];
-    y ^= (y >> 11);
-    y ^= (y << 7) & 0x9d2c5680u;
-    y ^= (y << 15) & 0xefc60000u;
-    y ^= (y >> 18);
-    return y;
-  }
-
-  // random._randbelow_with_getrandbits for n < 2^32.
-  uint32_t below(uint32_t n) {
-    int k = 0;
-    while (k < 32 && (uint64_t{1} << k) <= n) ++k;  // n.bit_length()
-    uint32_t r = next() >> (32 - k);
-    while (r >= n) r = next() >> (32 - k);
-    return r;
-  }
-
- private:
-  static constexpr size_t N = 624, M = 397;
-  void init_genrand(uint32_t s) {
-    mt_[0] = s;
-    for (size_t i = 1; i < N; ++i) mt_[i] = 1812433253u * (mt_[i - 1] ^ (mt_[i - 1] >> 30)) + static_cast<uint32_t>(i);
-    mti_ = N;
-  }
-  uint32_t mt_[N];
-  size_t mti_ = N + 1;
-};
-
-}  // namespace
 
 std::vector<int64_t> python_shuffle(std::vector<int64_t> items, uint64_t seed) {
-  PyMersenne rng(seed);
-  for (size_t i = items.size(); i-- > 1;) {
-    size_t j = rng.below(static_cast<uint32_t>(i + 1));
-    std::swap(items[i], items[j]);
-  }
+  // The task suite's CPython-exact generator (jobs/dataset-shuffle.h): one implementation for both.
+  tasks::PythonRandom rng(seed);
+  rng.shuffle(items);
   return items;
 }
 
