@@ -355,4 +355,58 @@ torch::Tensor Model::forward_logits(const torch::Tensor& ids) {
   return logits(forward_hidden(in));
 }
 
+torch::Tensor Model::completion_log_softmax(const std::vector<std::vector<int32_t>>& prompts,
+                                            const std::vector<std::vector<int32_t>>& completions) {
+  T2_CHECK_AS(UsageError, prompts.size() == completions.size(), "completion_log_softmax: {} prompts but {} completions",
+              prompts.size(), completions.size());
+  const int64_t B = static_cast<int64_t>(prompts.size()), V = cfg_.vocab_size;
+  int64_t L = 0, T = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& p = prompts[static_cast<size_t>(b)];
+    const auto& c = completions[static_cast<size_t>(b)];
+    T2_CHECK_AS(UsageError, !p.empty(), "completion_log_softmax: prompt {} is empty", b);
+    for (const auto* v : {&p, &c})
+      for (int32_t id : *v)
+        T2_CHECK_AS(UsageError, id >= 0 && id < V, "completion_log_softmax: sequence {}: token id {} outside [0, {})",
+                    b, id, V);
+    L = std::max<int64_t>(L, static_cast<int64_t>(p.size() + c.size()));
+    T = std::max<int64_t>(T, static_cast<int64_t>(c.size()));
+  }
+  T2_CHECK_AS(UsageError, L <= cfg_.max_position_embeddings,
+              "completion_log_softmax: a sequence of {} tokens exceeds the context of {}", L,
+              cfg_.max_position_embeddings);
+  auto fopt = torch::TensorOptions().dtype(torch::kFloat).device(device_);
+  if (B == 0 || T == 0) return torch::zeros({B, T, V}, fopt);
+
+  // Left-padded like score(): row b*L + pad + plen - 1 + t predicts completion token t.
+  std::vector<int64_t> ids(static_cast<size_t>(B * L), 0), pos(static_cast<size_t>(B * L), 0),
+      valid(static_cast<size_t>(B * L), 0), rows, dest;
+  for (int64_t b = 0; b < B; ++b) {
+    std::vector<int32_t> full = prompts[static_cast<size_t>(b)];
+    const auto& c = completions[static_cast<size_t>(b)];
+    const int64_t plen = static_cast<int64_t>(full.size());
+    full.insert(full.end(), c.begin(), c.end());
+    const int64_t pad = L - static_cast<int64_t>(full.size());
+    for (size_t j = 0; j < full.size(); ++j) {
+      size_t at = static_cast<size_t>(b * L + pad) + j;
+      ids[at] = full[j];
+      pos[at] = static_cast<int64_t>(j);
+      valid[at] = 1;
+    }
+    for (int64_t t = 0; t < static_cast<int64_t>(c.size()); ++t) {
+      rows.push_back(b * L + pad + plen - 1 + t);
+      dest.push_back(b * T + t);
+    }
+  }
+  ForwardInput in;
+  in.ids = torch::tensor(ids, torch::kLong).view({B, L});
+  in.positions = torch::tensor(pos, torch::kLong).view({B, L});
+  in.valid = torch::tensor(valid, torch::kLong).view({B, L}).to(torch::kBool);
+  in.seq = torch::arange(B, torch::kLong);
+  torch::Tensor h = forward_hidden(in);
+  torch::Tensor sel = h.reshape({B * L, cfg_.hidden_size}).index_select(0, torch::tensor(rows, torch::kLong).to(device_));
+  torch::Tensor lp = torch::log_softmax(logits(sel).to(torch::kFloat), -1);
+  return torch::zeros({B * T, V}, fopt).index_copy(0, torch::tensor(dest, torch::kLong).to(device_), lp).view({B, T, V});
+}
+
 }  // namespace t2

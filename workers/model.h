@@ -77,6 +77,12 @@ class Model {
   std::vector<torch::Tensor> score(const std::vector<std::vector<int32_t>>& prompts,
                                    const std::vector<std::vector<int32_t>>& continuations, bool grad);
 
+  // log π(· | prompt, completion[:t]) over the full vocabulary at every completion position, in one
+  // forward without cache: [B, T, vocab] float32, T the longest completion, rows past a completion's
+  // end are zero. Keeps the autograd graph when grad mode is on (it reaches the adapters only).
+  torch::Tensor completion_log_softmax(const std::vector<std::vector<int32_t>>& prompts,
+                                       const std::vector<std::vector<int32_t>>& completions);
+
   std::vector<Generation> generate(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& opt,
                                    const Detokenizer& detok = nullptr);
 
