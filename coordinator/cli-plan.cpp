@@ -99,7 +99,7 @@ bool uses_model(const ExperimentSpec& e, const std::string& model) {
 }
 
 int run_campaign_plan(const PlanArgs& a) {
-  LoadOptions lo;
+  CampaignLoadOptions lo;
   lo.check_data_files = false;  // planning needs shapes and settings only
   const Campaign c = load_campaign(a.campaign, a.overrides, lo);
   T2_CHECK_AS(UsageError, !c.models.empty(), "{}: the campaign names no models", a.campaign);

@@ -1,4 +1,5 @@
-// t2 run: validate a campaign, expand it into jobs and (once the coordinator exists) run them.
+// t2 run: validate a campaign, expand it into jobs and run them (coordinator/campaign-runner.h),
+// on one process, under mpirun or under srun; an existing run directory is resumed.
 //
 //   t2 run CAMPAIGN.yaml [key.path=value ...] [--dry-run] [--json] [--status-port N]
 //
@@ -9,6 +10,7 @@
 #include <iostream>
 #include <memory>
 
+#include "coordinator/campaign-runner.h"
 #include "coordinator/cli.h"
 #include "core/error.h"
 #include "jobs/campaign.h"
@@ -25,17 +27,18 @@ struct RunArgs {
   bool dry_run = false;
   bool json = false;
   int status_port = 0;
+  bool no_progress = false;
 };
 
 int run(const RunArgs& a) {
   for (const auto& o : a.overrides)
     if (!looks_like_override(o))
       throw UsageError("t2 run: '" + o + "' is not an override; expected key.path=value or ~key.path after the campaign file");
-  LoadOptions opt;
+  CampaignLoadOptions opt;
   opt.check_model_paths = !a.dry_run;
-  Campaign c = load_campaign(a.campaign, a.overrides, opt);
-  Plan plan = expand_plan(c);
   if (a.dry_run) {
+    Campaign c = load_campaign(a.campaign, a.overrides, opt);
+    Plan plan = expand_plan(c);
     if (a.json) {
       nlohmann::json j = plan.to_json();
       j["file"] = c.file;
@@ -48,8 +51,11 @@ int run(const RunArgs& a) {
     }
     return 0;
   }
-  throw NotAvailable("campaign execution is not built yet (coordinator); '" + c.file + "' is valid and expands to " +
-                     std::to_string(plan.jobs.size()) + " jobs (see t2 run --dry-run)");
+  CampaignRunOptions ro;
+  ro.overrides = a.overrides;
+  ro.status_port = a.status_port;
+  ro.progress = !a.no_progress;
+  return run_campaign(a.campaign, ro);
 }
 
 }  // namespace
@@ -62,6 +68,7 @@ Command add_run_command(CLI::App& t2) {
   auto* dry = app->add_flag("--dry-run", args->dry_run,
                             "validate and print the expanded jobs and their dependencies; write nothing");
   app->add_flag("--json", args->json, "with --dry-run: print the plan as JSON")->needs(dry);
+  app->add_flag("--no-progress", args->no_progress, "no progress bars or periodic progress lines");
   app->add_option("--status-port", args->status_port, "port of the status server (localhost)")->check(CLI::Range(1, 65535));
   return {app, [args]() -> int { return run(*args); }};
 }

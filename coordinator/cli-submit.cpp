@@ -175,7 +175,7 @@ std::vector<Script> plan_scripts(const Campaign& c, const SubmitArgs& a, const s
     // the restricted campaign must still load and expand, or the job would fail on its first start
     std::vector<std::string> check = a.overrides;
     check.insert(check.end(), restrict.begin(), restrict.end());
-    LoadOptions lo;
+    CampaignLoadOptions lo;
     lo.check_model_paths = false;
     expand_plan(load_campaign(campaign_path, check, lo));
     if (a.array) {
@@ -207,7 +207,7 @@ int run_submit(SubmitArgs a) {
     T2_CHECK_AS(UsageError, looks_like_override(o),
                 "t2 submit: '{}' is not an override; expected key.path=value or ~key.path after the campaign file", o);
   if (a.t2_path.empty()) a.t2_path = self_path();
-  LoadOptions lo;
+  CampaignLoadOptions lo;
   lo.check_model_paths = false;  // checked by t2 run on the compute nodes
   const Campaign c = load_campaign(a.campaign, a.overrides, lo);
   expand_plan(c);

@@ -102,7 +102,7 @@ std::vector<ParamSpec> slurm_specs() {
 
 class Loader {
  public:
-  Loader(Node& root, ConfigProblems& p, const LoadOptions& opt) : root_(root), p_(p), opt_(opt) {}
+  Loader(Node& root, ConfigProblems& p, const CampaignLoadOptions& opt) : root_(root), p_(p), opt_(opt) {}
 
   Campaign run() {
     find_duplicate_keys(root_, "");
@@ -123,7 +123,7 @@ class Loader {
  private:
   Node& root_;
   ConfigProblems& p_;
-  const LoadOptions& opt_;
+  const CampaignLoadOptions& opt_;
   std::set<std::string> expanding_;
   bool data_dir_missing_ = false;
 
@@ -958,7 +958,7 @@ class Loader {
 }  // namespace
 
 Campaign parse_campaign(const std::string& yaml_text, const std::string& file, const std::vector<std::string>& overrides,
-                        const LoadOptions& options) {
+                        const CampaignLoadOptions& options) {
   ConfigProblems problems(file);
   Node root = yaml::parse(yaml_text, file);
   for (size_t i = 0; i < overrides.size(); ++i)
@@ -976,7 +976,7 @@ Campaign parse_campaign(const std::string& yaml_text, const std::string& file, c
   return c;
 }
 
-Campaign load_campaign(const std::string& path, const std::vector<std::string>& overrides, const LoadOptions& options) {
+Campaign load_campaign(const std::string& path, const std::vector<std::string>& overrides, const CampaignLoadOptions& options) {
   if (!path_exists(path)) throw UsageError(path + ": campaign file does not exist; expected a YAML file");
   std::string text;
   try {

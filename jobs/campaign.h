@@ -87,7 +87,7 @@ struct Campaign {
   const ExperimentSpec* find_experiment(const std::string& name) const;
 };
 
-struct LoadOptions {
+struct CampaignLoadOptions {
   bool check_data_files = true;      // data files must exist (dry runs too: they are cheap to check)
   bool check_model_paths = false;    // model folders must exist (off for dry runs: examples hold placeholders)
   // Where ${NAME} looks after the campaign's top-level keys; the process environment by default.
@@ -97,10 +97,10 @@ struct LoadOptions {
 // Reads, overrides, expands and validates a campaign file. Throws UsageError (exit 2) listing every
 // problem; a missing or unreadable file is a UsageError too.
 Campaign load_campaign(const std::string& path, const std::vector<std::string>& overrides = {},
-                       const LoadOptions& options = {});
+                       const CampaignLoadOptions& options = {});
 
 // The same from text; `file` labels the messages.
 Campaign parse_campaign(const std::string& yaml_text, const std::string& file,
-                        const std::vector<std::string>& overrides = {}, const LoadOptions& options = {});
+                        const std::vector<std::string>& overrides = {}, const CampaignLoadOptions& options = {});
 
 }  // namespace t2

@@ -47,8 +47,8 @@ std::map<std::string, const t2::Job*> by_id(const t2::Plan& p) {
   return m;
 }
 
-t2::LoadOptions env_opts(const std::map<std::string, std::string>& env) {
-  t2::LoadOptions o;
+t2::CampaignLoadOptions env_opts(const std::map<std::string, std::string>& env) {
+  t2::CampaignLoadOptions o;
   o.env = [env](const std::string& k) -> std::optional<std::string> {
     auto it = env.find(k);
     if (it == env.end()) return std::nullopt;

@@ -1,0 +1,58 @@
+// The examples a campaign's task contributes to each role (train / valid / test / shots), resolved
+// from the campaign exactly as docs/campaign.md specifies: the task's data files, its split rules
+// (jobs/config-split.h), `limit`, prompt overrides and compat switches. Every rank builds the same
+// lists from the same campaign file, so work items only carry example indices. Torch-free.
+//
+// The `cls` task is built from the campaign's own source tasks (its `sources`: label -> task), not
+// from fixed files: the first `per_source` questions of each source's train split (its test split
+// with compat cls_test_data, the reference's contaminated recipe), concatenated math, code, reasoning,
+// form the "pool" that its split rules select from (METHOD.md §6.2).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "jobs/campaign.h"
+#include "jobs/task.h"
+
+namespace t2 {
+
+tasks::TaskOptions campaign_task_options(const Campaign& c, const TaskSpec& t);
+
+class CampaignTask {
+ public:
+  CampaignTask(const Campaign& c, const TaskSpec& spec);
+
+  const TaskSpec& spec() const { return spec_; }
+  const tasks::Task& task() const { return *task_; }
+  bool has_role(const std::string& role) const;
+  // The examples of a role: "train", "valid", "test"; "shots:<n>:<seed>" (the first n test examples
+  // after a Python-exact shuffle with that seed: the few-shot examples of §6.3). Cached.
+  const std::vector<tasks::Example>& examples(const std::string& role) const;
+  int max_new_tokens() const;
+  std::vector<std::string> stop_strings() const;
+
+ private:
+  std::vector<tasks::Example> load_role(const std::string& role) const;
+  std::vector<tasks::Example> cls_pool() const;
+
+  const Campaign& campaign_;
+  TaskSpec spec_;
+  std::unique_ptr<tasks::Task> task_;
+  mutable std::map<std::string, std::vector<tasks::Example>> cache_;
+};
+
+// One CampaignTask per task name, built on first use.
+class CampaignTasks {
+ public:
+  explicit CampaignTasks(const Campaign& c) : campaign_(c) {}
+  const CampaignTask& get(const std::string& task_name);
+
+ private:
+  const Campaign& campaign_;
+  std::map<std::string, std::unique_ptr<CampaignTask>> tasks_;
+};
+
+}  // namespace t2

@@ -1,0 +1,680 @@
+#include "coordinator/campaign-jobs.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <optional>
+
+#include "coordinator/campaign-data.h"
+#include "coordinator/work-executor.h"
+#include "coordinator/work-payload.h"
+#include "core/check.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "experts/cem.h"
+#include "experts/expert-file.h"
+#include "experts/mixture.h"
+#include "experts/reinforce.h"
+#include "experts/svd-layout.h"
+#include "experts/z-layout.h"
+#include "results/run-store.h"
+
+namespace t2 {
+
+namespace {
+
+using nlohmann::json;
+
+std::string param_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+results::JobInfo job_info(const Job& j) {
+  results::JobInfo info;
+  info.id = j.id;
+  info.kind = j.kind;
+  for (auto it = j.params.begin(); it != j.params.end(); ++it) info.params[it.key()] = param_text(it.value());
+  if (!j.model.empty()) info.params["model"] = j.model;
+  if (!j.task.empty()) info.params["task"] = j.task;
+  if (!j.method.empty()) info.params["method"] = j.method;
+  if (j.seed >= 0) info.params["seed"] = std::to_string(j.seed);
+  return info;
+}
+
+// Shared by the drivers of one run: the store, the tasks, expert vectors read once.
+struct Shared {
+  const Campaign& campaign;
+  const Plan& plan;
+  results::RunStore& store;
+  CampaignTasks& tasks;
+  CampaignJobsOptions opt;
+  std::map<std::string, Expert> experts;  // by producing job id
+
+  std::string expert_path(const std::string& job_id) const { return store.job_dir(job_id) + "/expert.h5"; }
+  const Expert& expert(const std::string& job_id) {
+    auto it = experts.find(job_id);
+    if (it != experts.end()) return it->second;
+    return experts.emplace(job_id, expert_read(expert_path(job_id))).first->second;
+  }
+  SvdLayout svd(const std::string& model) const {
+    return read_svd_layout(run_svd_dir(store.dir(), model), opt.tp);
+  }
+  void log(const std::string& line) const {
+    if (opt.log) opt.log(line);
+  }
+  const Job& plan_job(const std::string& id) const {
+    const Job* j = plan.find(id);
+    T2_CHECK(j, "job '{}' is not in the plan", id);
+    return *j;
+  }
+};
+
+// What a few-shot search mixes: its experts' z (in the search's order), the layout, the mixing rule.
+struct FewshotSetup {
+  std::vector<std::vector<float>> z;
+  ZLayout layout;
+  bool per_matrix = true;
+  MixingMode mode = MixingMode::multiplier;
+};
+
+FewshotSetup fewshot_setup(Shared& sh, const Job& search) {
+  FewshotSetup f;
+  SvdLayout svd = sh.svd(search.model);
+  f.layout = svd.layout;
+  for (const auto& id : search.params.at("experts").get<std::vector<std::string>>()) {
+    const Expert& e = sh.expert(id);
+    expert_check_compatible(e, sh.expert_path(id), svd.layout, svd.source_hash);
+    f.z.push_back(e.z);
+  }
+  f.per_matrix = search.params.value("per_matrix", true);
+  f.mode = mixing_mode_from_name(search.params.value("mixing", std::string("multiplier")));
+  return f;
+}
+
+// A job run as rounds of independent items: start() queues the first round (or finishes at once),
+// take() consumes each result, round_done() queues the next round or finishes. round_done() runs
+// inside complete() of the round's last result, so between rounds the driver always has items or
+// is finished: the scheduler never sees a driver that is waiting on nothing.
+class RoundDriver : public JobDriver {
+ public:
+  RoundDriver(Shared& sh, Job job) : sh_(sh), job_(std::move(job)) {}
+
+  std::optional<WorkSpec> next() override {
+    if (!started_) {
+      started_ = true;
+      if (sh_.store.reader().is_done(job_.id)) {
+        finished_ = true;
+        return std::nullopt;
+      }
+      sh_.store.begin_job(job_info(job_));
+      start();
+      settle();
+    }
+    if (queue_.empty()) return std::nullopt;
+    WorkSpec s = std::move(queue_.front());
+    queue_.pop_front();
+    ++outstanding_;
+    return s;
+  }
+
+  void complete(const WorkSpec& spec, const WorkResult& result) override {
+    --outstanding_;
+    take(spec, unpack_payload(result.payload, job_.id + " " + spec.kind + " #" + std::to_string(spec.index)));
+    settle();
+  }
+
+  bool exhausted() const override { return finished_; }
+  bool done() const override { return finished_; }
+  nlohmann::json metrics() const override { return metrics_; }
+
+ protected:
+  virtual void start() = 0;
+  virtual void take(const WorkSpec& spec, const Payload& result) = 0;
+  virtual void round_done() = 0;
+
+  void push(const std::string& kind, uint64_t units, const Payload& p) {
+    queue_.push_back(WorkSpec{kind, next_index_++, units, pack_payload(p)});
+  }
+  void finish() {
+    sh_.store.mark_done(job_.id);
+    finished_ = true;
+    sh_.log("done " + job_.id + (metrics_.empty() ? "" : " " + metrics_.dump()));
+  }
+
+  Shared& sh_;
+  Job job_;
+  json metrics_ = json::object();
+
+ private:
+  void settle() {
+    while (!finished_ && queue_.empty() && outstanding_ == 0) round_done();
+  }
+  bool started_ = false, finished_ = false;
+  std::deque<WorkSpec> queue_;
+  int outstanding_ = 0;
+  uint64_t next_index_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+class DecomposeDriver : public RoundDriver {
+ public:
+  using RoundDriver::RoundDriver;
+  uint64_t units_total() const override { return 1; }
+  uint64_t units_done() const override { return done() ? 1 : 0; }
+
+ protected:
+  void start() override {
+    Payload p;
+    p.meta = {{"modules", job_.params.value("modules", std::string("mlp"))},
+              {"dtype", job_.params.value("dtype", std::string("fp32"))}};
+    push("decompose", 1, p);
+  }
+  void take(const WorkSpec&, const Payload& r) override { metrics_ = r.meta; }
+  void round_done() override { finish(); }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation of one (model, task, method, seed) cell.
+class EvaluateDriver : public RoundDriver {
+ public:
+  using RoundDriver::RoundDriver;
+  uint64_t units_total() const override { return static_cast<uint64_t>(n_); }
+  uint64_t units_done() const override { return static_cast<uint64_t>(done_units_); }
+
+ protected:
+  void start() override {
+    const auto& task = sh_.tasks.get(job_.task);
+    n_ = static_cast<int64_t>(task.examples("test").size());
+    if (job_.params.contains("limit") && job_.params["limit"].is_number_integer())
+      n_ = std::min<int64_t>(n_, job_.params["limit"].get<int64_t>());
+    const int64_t bs = std::max<int64_t>(1, job_.params.value("batch_size", int64_t{64}));
+    const int64_t batches = (n_ + bs - 1) / bs;
+    Payload base = adaptation();
+    base.meta["task"] = job_.task;
+    base.meta["role"] = "test";
+    base.meta["temperature"] = job_.params.value("temperature", 0.0);
+    base.meta["seed"] = job_.seed;
+    auto reader = sh_.store.reader();
+    auto missing = reader.missing_eval_batches(job_.id, batches);
+    done_units_ = n_;
+    for (int64_t b : missing) {
+      Payload p = base;
+      std::vector<int64_t> idx;
+      for (int64_t i = b * bs; i < std::min(n_, (b + 1) * bs); ++i) idx.push_back(i);
+      done_units_ -= static_cast<int64_t>(idx.size());
+      p.meta["indices"] = idx;
+      p.meta["batch"] = b;
+      push("generate", idx.size(), p);
+    }
+  }
+
+  void take(const WorkSpec& spec, const Payload& r) override {
+    results::EvalBatch batch;
+    const auto idx = unpack_payload(spec.payload, job_.id).meta.at("indices").get<std::vector<int64_t>>();
+    batch.index = unpack_payload(spec.payload, job_.id).meta.at("batch").get<int64_t>();
+    batch.first_example = idx.empty() ? 0 : idx.front();
+    for (const auto& rec : r.meta.at("records")) {
+      results::ExampleRecord e;
+      e.example_id = rec.at("example_id").get<std::string>();
+      e.example_index = rec.at("example_index").get<int64_t>();
+      e.prompt_hash = rec.at("prompt_hash").get<std::string>();
+      e.response = rec.at("response").get<std::string>();
+      e.extracted = rec.at("extracted").get<std::string>();
+      e.reference = rec.at("reference").get<std::string>();
+      e.score = rec.at("score").get<double>();
+      e.route = rec.at("route").get<std::string>();
+      e.prompt_tokens = rec.at("prompt_tokens").get<int64_t>();
+      e.response_tokens = rec.at("response_tokens").get<int64_t>();
+      batch.records.push_back(std::move(e));
+    }
+    sh_.store.write_eval_batch(job_.id, batch);
+    done_units_ += static_cast<int64_t>(idx.size());
+  }
+
+  void round_done() override {
+    auto m = results::Metrics::from_records(sh_.store.reader().read_examples(job_.id));
+    sh_.store.write_metrics(job_.id, m);
+    metrics_ = {{"accuracy", m.accuracy}, {"n", m.n}, {"se", m.standard_error}};
+    finish();
+  }
+
+ private:
+  Payload adaptation() {
+    Payload p;
+    const std::string method = job_.method;
+    if (method == "base") {
+      p.meta["adapt"] = "base";
+      return p;
+    }
+    if (method == "svf") {
+      const std::string id = job_.params.at("expert").get<std::string>();
+      const Expert& e = sh_.expert(id);
+      check(e, id);
+      p.meta["adapt"] = "z";
+      p.meta["route_name"] = e.task;
+      p.floats("z", e.z);
+      return p;
+    }
+    if (method == "t2_prompt" || method == "t2_cls") {
+      json route = {{"strategy", method == "t2_cls" ? "cls" : "prompt"}};
+      std::vector<std::string> labels;
+      std::string last;
+      for (const char* label : {"code", "math", "reasoning"}) {  // the reference's loading order
+        if (!job_.params.at("experts").contains(label)) continue;
+        const std::string id = job_.params["experts"][label].get<std::string>();
+        const Expert& e = sh_.expert(id);
+        check(e, id);
+        p.floats(std::string("z:") + label, e.z);
+        labels.push_back(label);
+        last = label;
+      }
+      route["labels"] = labels;
+      route["last"] = last;
+      route["other"] = job_.params.value("dispatch", json::object()).value("other", std::string("base"));
+      if (method == "t2_cls") {
+        const std::string id = job_.params.at("classifier").get<std::string>();
+        const Expert& e = sh_.expert(id);
+        check(e, id);
+        p.floats("cls_z", e.z);
+        route["cls_task"] = e.task;
+      }
+      p.meta["adapt"] = "route";
+      p.meta["route"] = route;
+      return p;
+    }
+    if (method == "t2_fewshot") {
+      const std::string id = job_.params.at("fewshot").get<std::string>();
+      auto gen = sh_.store.reader().latest_cem_generation(id);
+      T2_CHECK(gen.has_value(), "{}: few-shot search {} has no generation in {}", job_.id, id, sh_.store.dir());
+      FewshotSetup f = fewshot_setup(sh_, sh_.plan_job(id));
+      p.meta["adapt"] = "m";
+      p.meta["route_name"] = "mixture";
+      p.floats("m", mixture_multipliers(f.z, f.layout, gen->best_alpha, f.per_matrix, f.mode));
+      return p;
+    }
+    throw NotAvailable(job_.id + ": evaluation method '" + method +
+                       "' is not built in t2 run (methods: base, svf, t2_prompt, t2_cls, t2_fewshot)");
+  }
+
+  void check(const Expert& e, const std::string& id) {
+    SvdLayout s = sh_.svd(job_.model);
+    expert_check_compatible(e, sh_.expert_path(id), s.layout, s.source_hash);
+  }
+
+  int64_t n_ = 0, done_units_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// REINFORCE training of one expert (train_expert) or of the classifier expert (classifier_expert).
+class TrainDriver : public RoundDriver {
+ public:
+  using RoundDriver::RoundDriver;
+  uint64_t units_total() const override { return static_cast<uint64_t>(cfg_.steps); }
+  uint64_t units_done() const override { return static_cast<uint64_t>(state_ ? state_->step : 0); }
+
+ protected:
+  void start() override {
+    const auto& P = job_.params;
+    task_ = job_.kind == "classifier_expert" ? P.value("task", std::string("cls")) : job_.task;
+    cfg_.batch_size = P.value("batch_size", int64_t{256});
+    cfg_.samples_per_prompt = P.value("samples_per_prompt", int64_t{1});
+    const bool sample = P.value("rollout", std::string("greedy")) == "sample";
+    cfg_.temperature = sample ? P.value("temperature", 1.0) : 0.0;
+    cfg_.top_p = P.value("top_p", 1.0);
+    cfg_.baseline = baseline_from_name(P.value("baseline", std::string("none")));
+    cfg_.kl_coeff = P.value("kl_coef", 0.0);
+    cfg_.kl_direction = P.value("kl_direction", std::string("ref_to_policy")) == "policy_to_ref"
+                            ? KlDirection::policy_ref
+                            : KlDirection::ref_policy;
+    cfg_.optimizer.kind = P.value("optimizer", std::string("adam"));
+    cfg_.optimizer.lr = P.value("lr", 2e-3);
+    cfg_.optimizer.weight_decay = P.value("weight_decay", 0.0);
+    cfg_.optimizer.clip_norm = P.contains("clip") && P["clip"].is_number() ? P["clip"].get<double>() : 0.0;
+    cfg_.steps = P.value("steps", int64_t{200});
+    cfg_.optimizer.cosine = P.value("schedule", std::string("none")) == "cosine";
+    cfg_.optimizer.total_steps = cfg_.steps;
+    cfg_.eval_every = P.value("valid_every", int64_t{10});
+    cfg_.seed = static_cast<uint64_t>(job_.seed);
+    reinforce_validate(cfg_);
+
+    const auto& task = sh_.tasks.get(task_);
+    n_train_ = static_cast<int64_t>(task.examples("train").size());
+    T2_CHECK_AS(UsageError, n_train_ > 0, "{}: task {} has an empty train split", job_.id, task_);
+    n_valid_ = task.has_role("valid") ? static_cast<int64_t>(task.examples("valid").size()) : 0;
+    svd_ = sh_.svd(job_.model);
+
+    if (auto ck = sh_.store.reader().latest_checkpoint(job_.id)) {
+      const auto& b = ck->bytes.at("state");
+      state_ = reinforce_state_from_bytes(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()),
+                                          sh_.store.job_dir(job_.id));
+      T2_CHECK_AS(UsageError, state_->layout == svd_.layout,
+                  "{}: the checkpoint's matrices differ from the decomposition in {}", job_.id, svd_.file);
+      sh_.log("resume " + job_.id + " from step " + std::to_string(state_->step));
+      begin_step();
+    } else {
+      auto z0 = z_init(svd_.layout, cfg_.seed, P.value("init_mean", 0.1), P.value("init_std", 0.01));
+      state_ = reinforce_init(svd_.layout, std::move(z0), n_train_, cfg_);
+      if (!validate()) begin_step();
+    }
+  }
+
+  void take(const WorkSpec& spec, const Payload& r) override {
+    const int64_t shard = unpack_payload(spec.payload, job_.id).meta.value("shard", int64_t{-1});
+    if (phase_ == Phase::validate) {
+      for (const auto& rec : r.meta.at("records")) {
+        valid_correct_ += rec.at("score").get<double>();
+        valid_n_ += 1;
+      }
+    } else if (phase_ == Phase::rollout) {
+      rollouts_[static_cast<size_t>(shard)] = r;
+    } else {
+      grads_[static_cast<size_t>(shard)] = r;
+    }
+  }
+
+  void round_done() override {
+    if (phase_ == Phase::validate) {
+      double acc = valid_n_ > 0 ? valid_correct_ / valid_n_ : 0.0;
+      *state_ = reinforce_record_validation(std::move(*state_), acc);
+      metrics_["validation"] = acc;
+      checkpoint();
+      begin_step();
+      return;
+    }
+    if (phase_ == Phase::rollout) {
+      send_gradients();
+      return;
+    }
+    // gradients in: sum in shard order, one optimizer step.
+    ShardGradient total;
+    for (const auto& g : grads_) {
+      ShardGradient s;
+      s.grad = g->floats("grad");
+      s.loss = g->meta.value("loss", 0.0);
+      s.kl = g->meta.value("kl", 0.0);
+      s.logp = g->meta.value("logp", 0.0);
+      s.samples = g->meta.value("samples", int64_t{0});
+      total = total.grad.empty() ? s : shard_gradient_add(total, s);
+    }
+    *state_ = reinforce_apply(std::move(*state_), cfg_, total, rewards_);
+    const auto& pt = state_->curve.back();
+    metrics_["step"] = state_->step;
+    metrics_["reward"] = pt.reward_mean;
+    metrics_["loss"] = pt.loss;
+    if (!validate()) {
+      checkpoint();
+      begin_step();
+    }
+  }
+
+ private:
+  enum class Phase { validate, rollout, gradient };
+
+  // Queues the validation of the current z when due; false when not due (or no valid split).
+  bool validate() {
+    if (!reinforce_should_validate(*state_, cfg_) || n_valid_ == 0) return false;
+    phase_ = Phase::validate;
+    valid_correct_ = valid_n_ = 0;
+    for (int64_t first = 0; first < n_valid_; first += sh_.opt.valid_batch) {
+      Payload p;
+      std::vector<int64_t> idx;
+      for (int64_t i = first; i < std::min(n_valid_, first + sh_.opt.valid_batch); ++i) idx.push_back(i);
+      p.meta = {{"task", task_}, {"role", "valid"}, {"indices", idx}, {"adapt", "z"}, {"temperature", 0.0}};
+      p.floats("z", state_->z);
+      push("generate", 0, p);
+    }
+    return true;
+  }
+
+  void begin_step() {
+    if (reinforce_done(*state_, cfg_)) {
+      write_expert();
+      finish();
+      return;
+    }
+    phase_ = Phase::rollout;
+    batch_ = reinforce_next_batch(*state_, cfg_);
+    const int64_t B = static_cast<int64_t>(batch_.examples.size());
+    const int64_t S = sh_.opt.rollout_shard;
+    shards_ = (B + S - 1) / S;
+    rollouts_.assign(static_cast<size_t>(shards_), std::nullopt);
+    grads_.assign(static_cast<size_t>(shards_), std::nullopt);
+    for (int64_t s = 0; s < shards_; ++s) {
+      std::vector<int64_t> idx(batch_.examples.begin() + s * S, batch_.examples.begin() + std::min(B, (s + 1) * S));
+      Payload p;
+      p.meta = {{"task", task_},     {"role", "train"},
+                {"indices", idx},    {"adapt", "z"},
+                {"shard", s},        {"samples", cfg_.samples_per_prompt},
+                {"temperature", cfg_.temperature}, {"top_p", cfg_.top_p},
+                {"seed", batch_.rollout_seed + static_cast<uint64_t>(s)}, {"return_tokens", true}};
+      p.floats("z", state_->z);
+      push("generate", 1, p);
+    }
+  }
+
+  void send_gradients() {
+    phase_ = Phase::gradient;
+    rewards_.clear();
+    std::vector<int64_t> group_of;
+    std::vector<std::vector<int64_t>> shard_samples;  // per shard: example index of each sample
+    int64_t prompt = 0;
+    for (int64_t s = 0; s < shards_; ++s) {
+      const auto& r = *rollouts_[static_cast<size_t>(s)];
+      std::vector<int64_t> ex;
+      for (const auto& rec : r.meta.at("records")) {
+        rewards_.push_back(rec.at("reward").get<double>());
+        ex.push_back(rec.at("example_index").get<int64_t>());
+      }
+      // samples of one prompt are consecutive: group k = prompt position in the whole batch
+      for (size_t i = 0; i < ex.size(); ++i) group_of.push_back(prompt + static_cast<int64_t>(i) / cfg_.samples_per_prompt);
+      prompt += static_cast<int64_t>(ex.size()) / cfg_.samples_per_prompt;
+      shard_samples.push_back(std::move(ex));
+    }
+    auto adv = reinforce_advantages(rewards_, group_of, cfg_.baseline);
+    const int64_t total_samples = static_cast<int64_t>(rewards_.size());
+    size_t at = 0;
+    for (int64_t s = 0; s < shards_; ++s) {
+      const auto& r = *rollouts_[static_cast<size_t>(s)];
+      const auto& ex = shard_samples[static_cast<size_t>(s)];
+      Payload p;
+      p.meta = {{"task", task_},
+                {"role", "train"},
+                {"indices", ex},
+                {"shard", s},
+                {"advantages", std::vector<double>(adv.begin() + static_cast<long>(at),
+                                                   adv.begin() + static_cast<long>(at + ex.size()))},
+                {"batch_samples", total_samples},
+                {"kl_coef", cfg_.kl_coeff},
+                {"kl_direction", kl_direction_name(cfg_.kl_direction)}};
+      p.floats("z", state_->z);
+      p.sequences("completions", r.sequences("tokens"));
+      at += ex.size();
+      push("grad", 0, p);
+    }
+  }
+
+  void checkpoint() {
+    results::CheckpointState c;
+    c.step = state_->step;
+    c.best_score = std::isfinite(state_->best_score) ? state_->best_score : 0.0;
+    c.best_step = state_->best_step;
+    std::string b = reinforce_state_to_bytes(*state_);
+    c.bytes["state"] = std::vector<uint8_t>(b.begin(), b.end());
+    c.floats["z"] = state_->z;
+    for (const auto& t : state_->curve) {
+      results::CurvePoint p;
+      p.step = t.step;
+      p.reward_mean = t.reward_mean;
+      p.reward_std = t.reward_std;
+      p.loss = t.loss;
+      p.kl = t.kl;
+      p.grad_norm = t.grad_norm;
+      p.val_accuracy = t.validation;
+      c.curve.points.push_back(p);
+    }
+    sh_.store.write_checkpoint(job_.id, c);
+  }
+
+  void write_expert() {
+    Expert e;
+    e.layout = state_->layout;
+    const bool best = job_.params.value("select", std::string("best_valid")) == "best_valid" && state_->best_step >= 0 &&
+                      !state_->best_z.empty();
+    e.z = best ? state_->best_z : state_->z;
+    e.base_model = sh_.campaign.find_model(job_.model)->path;
+    e.base_model_hash = svd_.source_hash;
+    e.task = task_;
+    e.method = "reinforce";
+    e.config = job_.params.dump();
+    e.curve = state_->curve;
+    e.best_validation = std::isfinite(state_->best_score) ? state_->best_score : 0.0;
+    e.best_step = state_->best_step;
+    expert_write(sh_.expert_path(job_.id), e);
+    sh_.experts.erase(job_.id);
+    results::Metrics m;
+    m.accuracy = e.best_validation;
+    m.n = n_valid_;
+    m.standard_error = n_valid_ > 0 ? std::sqrt(m.accuracy * (1 - m.accuracy) / double(n_valid_)) : 0.0;
+    sh_.store.write_metrics(job_.id, m);
+  }
+
+  std::string task_;
+  ReinforceConfig cfg_;
+  SvdLayout svd_;
+  std::optional<ReinforceState> state_;
+  int64_t n_train_ = 0, n_valid_ = 0;
+  Phase phase_ = Phase::rollout;
+  ReinforceBatch batch_;
+  int64_t shards_ = 0;
+  std::vector<std::optional<Payload>> rollouts_, grads_;
+  std::vector<double> rewards_;
+  double valid_correct_ = 0, valid_n_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Few-shot CEM (or random shooting) over expert mixture coefficients α.
+class FewshotDriver : public RoundDriver {
+ public:
+  using RoundDriver::RoundDriver;
+  uint64_t units_total() const override { return static_cast<uint64_t>(cfg_.generations); }
+  uint64_t units_done() const override { return static_cast<uint64_t>(state_ ? state_->generation : 0); }
+
+ protected:
+  void start() override {
+    const auto& P = job_.params;
+    setup_ = fewshot_setup(sh_, job_);
+    cfg_.method = P.value("optimizer", std::string("cem"));
+    cfg_.population = P.value("population", int64_t{32});
+    cfg_.elites = P.value("elites", int64_t{6});
+    cfg_.generations = P.value("generations", int64_t{50});
+    cfg_.init_std = P.value("init_std", 0.5);
+    cfg_.lo = P.value("alpha_min", 0.0);
+    cfg_.hi = P.value("alpha_max", 1.0);
+    cfg_.re_eval_best = P.value("re_eval_best", true);
+    cfg_.loglik_tie_break = P.value("loglik_tiebreak", true);
+    cfg_.seed = static_cast<uint64_t>(job_.seed);
+    search_validate(cfg_);
+    const int64_t K = static_cast<int64_t>(setup_.z.size());
+    const int64_t dim = mixture_dim(K, setup_.layout, setup_.per_matrix);
+    const double m0 = P.contains("init_mean") && P["init_mean"].is_number() ? P["init_mean"].get<double>() : 1.0 / double(K);
+    const int64_t shots_seed = P.contains("shots_seed") && P["shots_seed"].is_number_integer()
+                                   ? P["shots_seed"].get<int64_t>()
+                                   : job_.seed;
+    role_ = "shots:" + std::to_string(P.value("shots", int64_t{10})) + ":" + std::to_string(shots_seed);
+    if (auto g = sh_.store.reader().latest_cem_generation(job_.id)) {
+      const auto& b = g->bytes.at("state");
+      state_ = search_state_from_bytes(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()),
+                                       sh_.store.job_dir(job_.id));
+      sh_.log("resume " + job_.id + " from generation " + std::to_string(state_->generation));
+    } else {
+      state_ = search_init(dim, std::vector<double>(static_cast<size_t>(dim), m0), cfg_);
+    }
+    next_generation();
+  }
+
+  void take(const WorkSpec& spec, const Payload& r) override {
+    const auto first = unpack_payload(spec.payload, job_.id).meta.at("first").get<size_t>();
+    auto acc = r.meta.at("accuracy").get<std::vector<double>>();
+    auto ll = r.meta.at("loglik").get<std::vector<double>>();
+    for (size_t i = 0; i < acc.size(); ++i) scores_.at(first + i) = CandidateScore{acc[i], ll[i]};
+  }
+
+  void round_done() override {
+    *state_ = search_tell(std::move(*state_), cfg_, scores_);
+    results::CemGeneration g;
+    g.generation = state_->generation;
+    g.mean = state_->mean;
+    g.std = state_->std;
+    g.best_score = state_->best_score.accuracy;
+    g.best_alpha = state_->best;
+    for (const auto& s : scores_) g.population_scores.push_back(s.accuracy);
+    std::string b = search_state_to_bytes(*state_);
+    g.bytes["state"] = std::vector<uint8_t>(b.begin(), b.end());
+    sh_.store.write_cem_generation(job_.id, g);
+    metrics_ = {{"generation", state_->generation}, {"best_accuracy", state_->best_score.accuracy}};
+    next_generation();
+  }
+
+ private:
+  void next_generation() {
+    if (search_done(*state_, cfg_)) {
+      results::Metrics m;
+      m.accuracy = state_->best_score.accuracy;
+      m.n = static_cast<int64_t>(sh_.tasks.get(job_.task).examples(role_).size());
+      sh_.store.write_metrics(job_.id, m);
+      finish();
+      return;
+    }
+    auto pop = search_ask(*state_, cfg_);
+    scores_.assign(pop.size(), CandidateScore{});
+    const size_t chunk = static_cast<size_t>(sh_.opt.cem_chunk);
+    for (size_t first = 0; first < pop.size(); first += chunk) {
+      size_t n = std::min(chunk, pop.size() - first);
+      std::vector<float> rows;
+      for (size_t c = first; c < first + n; ++c) {
+        auto m = mixture_multipliers(setup_.z, setup_.layout, pop[c], setup_.per_matrix, setup_.mode);
+        rows.insert(rows.end(), m.begin(), m.end());
+      }
+      Payload p;
+      p.meta = {{"task", job_.task}, {"role", role_}, {"candidates", n}, {"first", first}, {"temperature", 0.0}};
+      p.floats("m", rows);
+      push("cem", 0, p);
+    }
+  }
+
+  FewshotSetup setup_;
+  SearchConfig cfg_;
+  std::string role_;
+  std::optional<SearchState> state_;
+  std::vector<CandidateScore> scores_;
+};
+
+}  // namespace
+
+std::vector<JobSpec> make_campaign_jobs(const Campaign& campaign, const Plan& plan, results::RunStore& store,
+                                        CampaignTasks& tasks, const CampaignJobsOptions& options) {
+  auto shared = std::make_shared<Shared>(Shared{campaign, plan, store, tasks, options, {}});
+  std::vector<JobSpec> out;
+  for (const Job& j : plan.jobs) {
+    JobSpec s;
+    s.id = j.id;
+    s.kind = j.kind;
+    s.model = j.model;
+    s.deps = j.deps;
+    std::shared_ptr<JobDriver> d;
+    if (j.kind == "decompose")
+      d = std::make_shared<DecomposeDriver>(*shared, j);
+    else if (j.kind == "train_expert" || j.kind == "classifier_expert")
+      d = std::make_shared<TrainDriver>(*shared, j);
+    else if (j.kind == "fewshot_search")
+      d = std::make_shared<FewshotDriver>(*shared, j);
+    else if (j.kind == "evaluate")
+      d = std::make_shared<EvaluateDriver>(*shared, j);
+    else
+      throw UsageError("job " + j.id + ": unknown kind '" + j.kind + "'");
+    // the drivers share `shared`; keep it alive as long as any of them
+    s.driver = std::shared_ptr<JobDriver>(d.get(), [d, shared](JobDriver*) mutable { d.reset(); });
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace t2

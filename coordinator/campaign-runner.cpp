@@ -1,0 +1,220 @@
+#include "coordinator/campaign-runner.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cluster/communicator-mpi.h"
+#include "cluster/mpi-channel.h"
+#include "cluster/mpi-runtime.h"
+#include "cluster/signals.h"
+#include "cluster/slurm-client.h"
+#include "cluster/world-layout.h"
+#include "coordinator/campaign-data.h"
+#include "coordinator/campaign-jobs.h"
+#include "coordinator/progress.h"
+#include "coordinator/scheduler.h"
+#include "coordinator/status-server-metrics.h"
+#include "coordinator/status-server.h"
+#include "coordinator/work-executor.h"
+#include "coordinator/work-transport-mpi.h"
+#include "coordinator/work-transport-threads.h"
+#include "core/check.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "core/log.h"
+#include "jobs/job-plan.h"
+#include "results/run-store.h"
+
+namespace t2 {
+
+namespace {
+
+// Thrown from the scheduler's tick when a preemption signal arrived: leaves run() at once.
+struct Preempted {
+  int signal = 0;
+};
+
+const Seconds kWorkerIdle{24 * 3600};
+
+int campaign_tp(const Campaign& c) {
+  int tp = 1;
+  for (const auto& m : c.models) tp = std::max(tp, static_cast<int>(m.tp));
+  return tp;
+}
+
+Seconds timeout_of(const Campaign& c, const std::string& name, Seconds fallback) {
+  auto it = c.timeouts.find(name);
+  return it == c.timeouts.end() ? fallback : Seconds(it->second);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+results::RunMeta run_meta(const Campaign& c, const WorldLayout& layout) {
+  results::RunMeta m;
+  m.name = c.name;
+  m.campaign_yaml = read_text(c.file);
+  m.campaign_resolved = c.resolved.dump(2);
+  m.ranks = layout.world_size();
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  m.hosts = {host};
+  m.seeds = c.seeds;
+  for (const auto& model : c.models)
+    m.models.push_back({model.name, model.params.value("display_name", model.name)});
+  for (const auto& t : c.tasks)
+    if (t.kind != "cls") m.tasks.push_back({t.name, t.params.value("display_name", t.name)});
+  return m;
+}
+
+int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, WorkTransport& transport,
+               const CampaignRunOptions& o) {
+  make_dirs(c.output);
+  auto store = results::RunStore::open_for_write(c.output, run_meta(c, layout));
+  log_to_run_dir(c.output, "coordinator");
+  CampaignTasks tasks(c);
+  CampaignJobsOptions jo;
+  jo.tp = layout.tp();
+  jo.log = [](const std::string& line) { spdlog::info("{}", line); };
+  auto jobs = make_campaign_jobs(c, plan, store, tasks, jo);
+
+  std::vector<int> group_ranks;
+  for (int g = 0; g < transport.groups(); ++g) group_ranks.push_back(transport.group_rank(g));
+
+  Scheduler* sched_ptr = nullptr;
+  ProgressTracker tracker;
+  std::unique_ptr<ProgressRenderer> renderer = o.progress ? make_progress_renderer(STDERR_FILENO) : nullptr;
+  auto draw = [&](bool final) {
+    if (!renderer || !sched_ptr) return;
+    auto now = Clock::now();
+    for (const auto& j : sched_ptr->snapshot().jobs) {
+      if (j.state == JobState::waiting) continue;
+      tracker.update(j.id, j.units_done, j.units_total, job_state_name(j.state), now);
+    }
+    renderer->render(tracker.rows(), now, final);
+  };
+
+  SchedulerOptions so;
+  so.item_timeout = timeout_of(c, "control_message", timeouts::control_message);
+  so.on_incident = [](const std::string& line) { spdlog::warn("{}", line); };
+  so.on_tick = [&] {
+    if (preemption_requested()) throw Preempted{preemption_signal()};
+    draw(false);
+  };
+  Scheduler sched(std::move(jobs), group_ranks, so);
+  sched_ptr = &sched;
+
+  std::unique_ptr<StatusServer> server;
+  if (o.status_port > 0) {
+    StatusServerOptions sso;
+    sso.port = static_cast<uint16_t>(o.status_port);
+    server = std::make_unique<StatusServer>(
+        sso, [&] { return scheduler_snapshot_json(sched.snapshot()); },
+        [&] { return prometheus_metrics(sched.snapshot()); });
+    spdlog::info("status server on http://{}/status", server->address());
+  }
+
+  spdlog::info("campaign {}: {} jobs, {} worker group(s) of tp {}, run directory {}", c.name, plan.jobs.size(),
+               transport.groups(), layout.tp(), c.output);
+  int rc = 1;
+  bool preempted = false;
+  try {
+    rc = sched.run(transport);
+  } catch (const Preempted& p) {
+    preempted = true;
+    spdlog::warn("signal {} received: stopping; everything finished so far is saved in {}", p.signal, c.output);
+  }
+  draw(true);
+  transport.shutdown(Deadline::after(Seconds(30)));
+  if (server) server->stop();
+
+  auto snap = sched.snapshot();
+  std::map<std::string, int> counts;
+  for (const auto& j : snap.jobs) {
+    counts[job_state_name(j.state)]++;
+    if (j.state == JobState::failed || j.state == JobState::skipped)
+      std::cerr << "  " << job_state_name(j.state) << " " << j.id << ": " << j.reason << "\n";
+  }
+  std::string summary;
+  for (const auto& [k, v] : counts) summary += (summary.empty() ? "" : ", ") + std::to_string(v) + " " + k;
+  std::cerr << "campaign " << c.name << ": " << summary << "; results in " << c.output << " (t2 table " << c.output
+            << ")\n";
+
+  if (preempted) {
+    SlurmClient client;
+    auto d = requeue_self(client, WorldLayout::process_env(), o.max_restarts);
+    spdlog::warn("{}", d.why);
+    return d.requeued ? 0 : 1;
+  }
+  if (rc == 0) store.finish_run();
+  return rc;
+}
+
+}  // namespace
+
+int run_campaign(const std::string& file, const CampaignRunOptions& o) {
+  CampaignLoadOptions lo;
+  lo.check_model_paths = true;
+  Campaign c = load_campaign(file, o.overrides, lo);
+  Plan plan = expand_plan(c);
+  const int tp = campaign_tp(c);
+  WorldLayout layout = WorldLayout::detect(tp);
+  install_preemption_handlers();  // every rank: Slurm signals the whole step; only rank 0 acts on it
+
+  if (layout.world_size() == 1) {
+    WorkExecutor exec(c, c.output, ExecutorPlacement{});
+    ThreadTransport transport(1, [&](const WorkItem& item, ThreadTransport::Context&) { return exec.execute(item); });
+    return coordinate(c, plan, layout, transport, o);
+  }
+
+  log_init("info", layout.world_rank());
+  MpiChannel chan(MPI_COMM_WORLD);
+  MpiCommunicatorOptions co;
+  co.name = "tp group";
+  std::unique_ptr<Communicator> group =
+      make_mpi_communicator_split(MPI_COMM_WORLD, layout.group_of(), layout.world_rank(), co);
+  const std::string device = layout.local_device() >= 0 ? "cuda:" + std::to_string(layout.local_device()) : "cpu";
+  ExecutorPlacement place{group.get(), device, layout.tp_rank() == 0};
+
+  if (layout.is_coordinator()) {
+    std::unique_ptr<WorkExecutor> exec;
+    ItemExecutor local;
+    if (layout.coordinator_works()) {
+      T2_CHECK_AS(UsageError, layout.tp() == 1 || mpi_thread_level() >= MPI_THREAD_MULTIPLE,
+                  "rank 0 must coordinate and work in a tensor-parallel group of {}, which needs MPI_THREAD_MULTIPLE; "
+                  "start one more rank (mpirun -np {}) so that rank 0 only coordinates",
+                  layout.tp(), layout.world_size() + 1);
+      exec = std::make_unique<WorkExecutor>(c, c.output, place);
+      Communicator* g = group.get();
+      WorkExecutor* e = exec.get();
+      local = [g, e](const WorkItem& item) {
+        return run_group_item(g, [e](const WorkItem& i) { return e->execute(i); }, item, kWorkerIdle);
+      };
+    }
+    int rc;
+    {
+      MpiWorkTransport transport(chan, layout, local);
+      rc = coordinate(c, plan, layout, transport, o);
+    }
+    if (layout.coordinator_works()) group_shutdown(group.get(), Seconds(60));
+    return rc;
+  }
+  if (layout.is_idle()) {
+    spdlog::info("rank {} is not part of any worker group of {} ranks: idle", layout.world_rank(), layout.tp());
+    return 0;
+  }
+  WorkExecutor exec(c, c.output, place);
+  return run_worker_loop(chan, layout, group.get(), [&](const WorkItem& item) { return exec.execute(item); }, kWorkerIdle);
+}
+
+}  // namespace t2
