@@ -99,11 +99,8 @@ class RoundDriver : public JobDriver {
 
   std::optional<WorkSpec> next() override {
     if (!started_) {
+      if (done()) return std::nullopt;
       started_ = true;
-      if (sh_.store.reader().is_done(job_.id)) {
-        finished_ = true;
-        return std::nullopt;
-      }
       sh_.store.begin_job(job_info(job_));
       start();
       settle();
@@ -121,8 +118,16 @@ class RoundDriver : public JobDriver {
     settle();
   }
 
-  bool exhausted() const override { return finished_; }
-  bool done() const override { return finished_; }
+  // A job finished in an earlier session is done before it is ever started, so that the scheduler
+  // releases its dependents at once.
+  bool exhausted() const override { return done(); }
+  bool done() const override {
+    if (!started_ && !finished_ && !checked_store_) {
+      checked_store_ = true;
+      finished_ = sh_.store.reader().is_done(job_.id);
+    }
+    return finished_;
+  }
   nlohmann::json metrics() const override { return metrics_; }
 
  protected:
@@ -147,7 +152,8 @@ class RoundDriver : public JobDriver {
   void settle() {
     while (!finished_ && queue_.empty() && outstanding_ == 0) round_done();
   }
-  bool started_ = false, finished_ = false;
+  bool started_ = false;
+  mutable bool finished_ = false, checked_store_ = false;
   std::deque<WorkSpec> queue_;
   int outstanding_ = 0;
   uint64_t next_index_ = 0;

@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""End-to-end tests of `t2 run` on tests/coordinator/campaign/e2e.yaml: two random fixture models x
+two real tasks x every method. Real processes throughout: the t2 binary, mpirun, h5py.
+
+  campaign_e2e.py setup  WORK    fixture models, then an uninterrupted one-process run (the reference)
+  campaign_e2e.py mpi    WORK N  the same campaign under `mpirun -np N`: same digest as the reference
+  campaign_e2e.py kill   WORK K  `mpirun -np 2` killed with SIGKILL (whole process group) at K random
+                                 moments, resumed each time, then run to the end: same digest
+Env: T2_BIN (the t2 binary), T2_SOURCE_DIR, T2_DATA_DIR (else ../shared beside the sources; missing
+data prints SKIPPED and exits 0 so ctest's skip regex reports it).
+"""
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("T2_SOURCE_DIR", os.path.abspath(os.path.join(HERE, "../../..")))
+T2 = os.environ.get("T2_BIN", os.path.join(SRC, "build/bin/t2"))
+PY = "/usr/bin/python3"
+CAMPAIGN = os.path.join(HERE, "e2e.yaml")
+MPIRUN = ["mpirun", "--oversubscribe", "--bind-to", "none"]
+
+
+def data_dir():
+    d = os.environ.get("T2_DATA_DIR") or os.path.join(SRC, "..", "shared")
+    if not os.path.isdir(os.path.join(d, "data")):
+        print("[  SKIPPED ] T2_DATA_DIR / ../shared not found: data test skipped")
+        sys.exit(0)
+    return os.path.abspath(d)
+
+
+def env_for(work, run):
+    e = dict(os.environ)
+    e.update({"T2_E2E_RUN": run, "T2_E2E_MODELS": os.path.join(work, "models"), "T2_DATA_DIR": data_dir(),
+              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+              "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"})
+    return e
+
+
+def digest(run):
+    out = subprocess.run([PY, os.path.join(HERE, "run_digest.py"), run], check=True, capture_output=True, text=True,
+                         timeout=300)
+    return out.stdout.strip()
+
+
+def run_t2(work, run, np_=1, timeout=900):
+    cmd = ([*MPIRUN, "-np", str(np_)] if np_ > 1 else []) + [T2, "run", CAMPAIGN, "--no-progress"]
+    return subprocess.run(cmd, env=env_for(work, run), capture_output=True, text=True, timeout=timeout)
+
+
+def check(cond, what, proc=None):
+    if not cond:
+        print("FAILED:", what)
+        if proc is not None:
+            print(proc.stdout[-4000:], proc.stderr[-8000:])
+        sys.exit(1)
+
+
+def setup(work):
+    dd = data_dir()
+    shutil.rmtree(work, ignore_errors=True)
+    models = os.path.join(work, "models")
+    for name, seed in (("a", 1), ("b", 2)):
+        d = os.path.join(models, name)
+        subprocess.run([PY, os.path.join(SRC, "tests/workers/fixtures/make_fixture.py"), d, "--family", "llama3",
+                        "--seed", str(seed), "--vocab", "128256", "--hidden", "32", "--intermediate", "64",
+                        "--layers", "2", "--heads", "4", "--kv-heads", "2", "--tie"], check=True, timeout=120)
+        for f in ("tokenizer.model", "tokenizer_config.json"):
+            shutil.copy(os.path.join(dd, "tokenizers/llama3", f), d)
+    ref = os.path.join(work, "reference")
+    t0 = time.time()
+    p = run_t2(work, ref)
+    check(p.returncode == 0, f"one-process run exit {p.returncode}", p)
+    print(f"reference run: {time.time() - t0:.1f} s")
+    # every job finished, the table and the report read the run directory
+    for line in p.stderr.splitlines():
+        if line.startswith("campaign e2e:"):
+            check(line.startswith("campaign e2e: 28 done;"), "not every job finished: " + line, p)
+    t = subprocess.run([T2, "table", ref], capture_output=True, text=True, timeout=120)
+    check(t.returncode == 0 and "T² (Cls-expert)" in t.stdout and "fix_b" in t.stdout, "t2 table", t)
+    r = subprocess.run([T2, "report", ref, "-o", os.path.join(work, "report.html")], capture_output=True, text=True,
+                       timeout=120)
+    check(r.returncode == 0 and os.path.getsize(os.path.join(work, "report.html")) > 1000, "t2 report", r)
+    # h5py reads the expert files t2 wrote; a trained z is not the initial one
+    import h5py
+    ex = os.path.join(ref, "jobs", "train_expert~fix_a~gsm8k~seed7", "expert.h5")
+    with h5py.File(ex, "r") as f:
+        check(f.attrs["format"] in (b"t2-expert", "t2-expert"), "expert.h5 format")
+        check(len(f["matrices/names"]) == 6, "expert.h5 has the 6 MLP matrices of 2 layers")
+    # a second run on a finished directory does nothing and changes nothing
+    d0 = digest(ref)
+    p = run_t2(work, ref)
+    check(p.returncode == 0 and digest(ref) == d0, "re-running a finished campaign changed it", p)
+    with open(os.path.join(work, "reference.digest"), "w") as f:
+        f.write(d0)
+    print("reference digest", d0)
+
+
+def reference(work):
+    path = os.path.join(work, "reference.digest")
+    check(os.path.exists(path), "no reference digest: the setup test did not run")
+    return open(path).read().strip()
+
+
+def mpi(work, np_):
+    data_dir()
+    run = os.path.join(work, f"mpi{np_}")
+    shutil.rmtree(run, ignore_errors=True)
+    p = run_t2(work, run, np_)
+    check(p.returncode == 0, f"mpirun -np {np_} exit {p.returncode}", p)
+    d = digest(run)
+    check(d == reference(work), f"mpirun -np {np_} computed different results: {d} vs {reference(work)}", p)
+    print(f"mpirun -np {np_}: identical results ({d})")
+
+
+def kill(work, kills):
+    data_dir()
+    run = os.path.join(work, "killed")
+    shutil.rmtree(run, ignore_errors=True)
+    rng = random.Random(int(os.environ.get("T2_KILL_SEED", "12345")))
+    landed = 0
+    for k in range(kills):
+        delay = rng.uniform(2.5, 7.5)
+        p = subprocess.Popen([*MPIRUN, "-np", "2", T2, "run", CAMPAIGN, "--no-progress"], env=env_for(work, run),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            p.wait(timeout=delay)
+            print(f"run {k}: finished before its kill at {delay:.1f} s")
+            break
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=60)
+            landed += 1
+            print(f"run {k}: SIGKILL after {delay:.1f} s")
+    p = run_t2(work, run, 2)
+    check(p.returncode == 0, f"final resumed run exit {p.returncode}", p)
+    check(landed >= min(kills, 10), f"only {landed} kills landed before the campaign finished")
+    d = digest(run)
+    check(d == reference(work), f"after {landed} kills the results differ: {d} vs {reference(work)}", p)
+    print(f"{landed} SIGKILLs, resumed each time: identical results ({d})")
+
+
+if __name__ == "__main__":
+    mode, work = sys.argv[1], os.path.abspath(sys.argv[2])
+    if mode == "setup":
+        setup(work)
+    elif mode == "mpi":
+        mpi(work, int(sys.argv[3]))
+    elif mode == "kill":
+        kill(work, int(sys.argv[3]))
+    else:
+        sys.exit("unknown mode " + mode)
