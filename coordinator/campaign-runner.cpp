@@ -144,6 +144,13 @@ int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, W
     counts[job_state_name(j.state)]++;
     if (j.state == JobState::failed || j.state == JobState::skipped)
       std::cerr << "  " << job_state_name(j.state) << " " << j.id << ": " << j.reason << "\n";
+    if (j.state == JobState::failed && store.reader().job(j.id)) {
+      try {
+        store.set_job_status(j.id, results::JobStatus::failed, j.reason);  // t2 status shows why
+      } catch (const std::exception& e) {
+        spdlog::warn("could not record the failure of {}: {}", j.id, e.what());
+      }
+    }
   }
   std::string summary;
   for (const auto& [k, v] : counts) summary += (summary.empty() ? "" : ", ") + std::to_string(v) + " " + k;

@@ -4,6 +4,9 @@ two real tasks x every method. Real processes throughout: the t2 binary, mpirun,
 
   campaign_e2e.py setup  WORK    fixture models, then an uninterrupted one-process run (the reference)
   campaign_e2e.py mpi    WORK N  the same campaign under `mpirun -np N`: same digest as the reference
+  campaign_e2e.py broken WORK    model b's weights truncated: its jobs fail with the loader's message after
+                                 the bounded retries, model a's jobs all finish, exit code 1, and
+                                 `t2 status` shows the failures with their reason
   campaign_e2e.py kill   WORK K  `mpirun -np 2` killed with SIGKILL (whole process group) at K random
                                  moments, resumed each time, then run to the end: same digest
 Env: T2_BIN (the t2 binary), T2_SOURCE_DIR, T2_DATA_DIR (else ../shared beside the sources; missing
@@ -117,6 +120,29 @@ def mpi(work, np_):
     print(f"mpirun -np {np_}: identical results ({d})")
 
 
+def broken(work):
+    data_dir()
+    bad = os.path.join(work, "broken-models")
+    shutil.rmtree(bad, ignore_errors=True)
+    shutil.copytree(os.path.join(work, "models"), bad)
+    st = os.path.join(bad, "b", "model.safetensors")
+    with open(st, "r+b") as f:
+        f.truncate(os.path.getsize(st) // 2)
+    run = os.path.join(work, "broken")
+    shutil.rmtree(run, ignore_errors=True)
+    env = env_for(work, run)
+    env["T2_E2E_MODELS"] = bad
+    p = subprocess.run([T2, "run", CAMPAIGN, "--no-progress"], env=env, capture_output=True, text=True, timeout=900)
+    check(p.returncode == 1, f"expected exit 1 with a broken model, got {p.returncode}", p)
+    summary = [l for l in p.stderr.splitlines() if l.startswith("campaign e2e:")]
+    check(summary and "14 done" in summary[0], "model a's 14 jobs should finish: " + str(summary), p)
+    check("failed decompose/fix_b" in p.stderr and "model.safetensors" in p.stderr,
+          "the failure of model b should name its safetensors file", p)
+    s = subprocess.run([T2, "status", run], capture_output=True, text=True, timeout=60)
+    check("failed" in s.stdout and "decompose/fix_b" in s.stdout, "t2 status should list the failed job", s)
+    print("broken model b: its jobs failed with the loader's message, model a finished, exit 1")
+
+
 def kill(work, kills):
     data_dir()
     run = os.path.join(work, "killed")
@@ -150,6 +176,8 @@ if __name__ == "__main__":
         setup(work)
     elif mode == "mpi":
         mpi(work, int(sys.argv[3]))
+    elif mode == "broken":
+        broken(work)
     elif mode == "kill":
         kill(work, int(sys.argv[3]))
     else:
