@@ -340,12 +340,21 @@ class TrainDriver : public RoundDriver {
     cfg_.eval_every = P.value("valid_every", int64_t{10});
     cfg_.seed = static_cast<uint64_t>(job_.seed);
     reinforce_validate(cfg_);
+    // Settings the campaign schema accepts but t2 run does not implement yet: refuse, never ignore.
+    if (P.value("max_mult", 1.0) != 1.0)
+      throw NotAvailable(job_.id + ": max_mult other than 1 is not implemented in t2 run");
+    if (P.value("z_dtype", std::string("fp32")) != "fp32")
+      throw NotAvailable(job_.id + ": z_dtype " + P.value("z_dtype", std::string()) + " is not implemented (fp32 only)");
 
     const auto& task = sh_.tasks.get(task_);
     n_train_ = static_cast<int64_t>(task.examples("train").size());
     T2_CHECK_AS(UsageError, n_train_ > 0, "{}: task {} has an empty train split", job_.id, task_);
     n_valid_ = task.has_role("valid") ? static_cast<int64_t>(task.examples("valid").size()) : 0;
     svd_ = sh_.svd(job_.model);
+    const std::string modules = P.value("modules", std::string("mlp"));
+    T2_CHECK_AS(UsageError, svd_.modules.empty() || modules == svd_.modules,
+                "{}: trains modules '{}' but decompose/{} factored '{}' (set the decompose experiment's modules)",
+                job_.id, modules, job_.model, svd_.modules);
 
     if (auto ck = sh_.store.reader().latest_checkpoint(job_.id)) {
       const auto& b = ck->bytes.at("state");
@@ -578,6 +587,9 @@ class FewshotDriver : public RoundDriver {
     cfg_.loglik_tie_break = P.value("loglik_tiebreak", true);
     cfg_.seed = static_cast<uint64_t>(job_.seed);
     search_validate(cfg_);
+    if (P.value("normalize", false)) throw NotAvailable(job_.id + ": normalize: true is not implemented in t2 run");
+    if (P.value("select", std::string("final")) != "final")
+      throw NotAvailable(job_.id + ": select " + P.value("select", std::string()) + " is not implemented (final only)");
     const int64_t K = static_cast<int64_t>(setup_.z.size());
     const int64_t dim = mixture_dim(K, setup_.layout, setup_.per_matrix);
     const double m0 = P.contains("init_mean") && P["init_mean"].is_number() ? P["init_mean"].get<double>() : 1.0 / double(K);
