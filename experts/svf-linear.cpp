@@ -1,5 +1,7 @@
 #include "experts/svf-linear.h"
 
+#include <vector>
+
 #include "core/check.h"
 #include "experts/shape.h"
 
@@ -9,10 +11,63 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
-torch::Tensor rows_of(const torch::Tensor& per_seq, const torch::Tensor& row_of) {
-  if (per_seq.dim() == 1) return per_seq;
-  T2_CHECK(row_of.defined() && row_of.numel() > 0, "a per-sequence scale [B, k] needs row_of");
-  return per_seq.index_select(0, row_of);
+// The row layout of a batch: in a padded batch (scoring, prefill, a CEM population) sequence b owns
+// R consecutive rows, so rows group into blocks of R with one sequence each. Then a per-sequence
+// [B, k] scale applies through a [N/R, R, k] view with [N/R, 1, k] scales: no [N, k] gather of the
+// scales (a fresh N·k buffer per layer, whose page faults cost more than the multiply on CPU).
+struct RowBlocks {
+  int64_t R = 0;              // rows per block; 0: no block structure found (or not on CPU)
+  torch::Tensor seq;          // [N/R] the sequence of each block
+};
+
+RowBlocks row_blocks(const torch::Tensor& row_of, int64_t N) {
+  RowBlocks b;
+  if (!row_of.defined() || row_of.numel() != N || N == 0 || !row_of.device().is_cpu() ||
+      row_of.scalar_type() != torch::kLong)
+    return b;
+  auto r = row_of.contiguous();
+  const int64_t* p = r.data_ptr<int64_t>();
+  int64_t R = 1;
+  while (R < N && p[R] == p[0]) ++R;
+  if (N % R != 0) return b;
+  std::vector<int64_t> seq;
+  seq.reserve(static_cast<size_t>(N / R));
+  for (int64_t i = 0; i < N; i += R) {
+    for (int64_t j = 1; j < R; ++j)
+      if (p[i + j] != p[i]) return b;
+    seq.push_back(p[i]);
+  }
+  b.R = R;
+  b.seq = torch::tensor(seq, torch::kLong);
+  return b;
+}
+
+// h [N, k] times its rows' scales (scale [k] or [B, k]); in place when `inplace` (h is then a
+// temporary nobody else holds), else a new tensor (autograd-safe).
+torch::Tensor scale_rows(const torch::Tensor& h, const torch::Tensor& scale, const torch::Tensor& row_of,
+                         const RowBlocks& blocks, bool inplace) {
+  if (scale.dim() == 1) return inplace ? h.mul_(scale) : h * scale;
+  T2_CHECK(row_of.defined() && row_of.numel() == h.size(0), "a per-sequence scale [B, k] needs row_of for every row");
+  if (blocks.R > 0 && h.is_contiguous()) {
+    const int64_t N = h.size(0), k = h.size(1), R = blocks.R;
+    auto s = scale.index_select(0, blocks.seq.to(scale.device())).unsqueeze(1);  // [N/R, 1, k]
+    auto hv = h.view({N / R, R, k});
+    return inplace ? hv.mul_(s).view({N, k}) : (hv * s).view({N, k});
+  }
+  auto s = scale.index_select(0, row_of);
+  return inplace ? h.mul_(s) : h * s;
+}
+
+// Σ over each sequence's rows of prod [N, k] -> [B, k].
+torch::Tensor sum_rows_by_seq(const torch::Tensor& prod, const torch::Tensor& row_of, const RowBlocks& blocks,
+                              int64_t B) {
+  auto out = torch::zeros({B, prod.size(1)}, prod.options());
+  if (blocks.R > 0 && prod.is_contiguous()) {
+    const int64_t N = prod.size(0), k = prod.size(1), R = blocks.R;
+    auto per_block = R == 1 ? prod : prod.view({N / R, R, k}).sum(1);
+    return out.index_add_(0, blocks.seq.to(prod.device()), per_block);
+  }
+  return out.index_add_(0, row_of, prod);
 }
 
 // Inputs: x, z (the differentiable ones), then the frozen factors and row_of.
@@ -22,7 +77,7 @@ struct SvfLinearFn : public torch::autograd::Function<SvfLinearFn> {
     auto dt = U.scalar_type();
     auto s = svf_scale(S, torch::sigmoid(z.to(dt)));
     auto h = torch::matmul(x.to(dt), V);                 // Vᵀx per row: [N, k]
-    auto y = torch::matmul(h * rows_of(s, row_of), U.t());
+    auto y = torch::matmul(scale_rows(h, s, row_of, row_blocks(row_of, h.size(0)), /*inplace=*/false), U.t());
     ctx->save_for_backward({z, U, S, V, row_of, h, s});
     ctx->saved_data["x_dtype"] = static_cast<int64_t>(x.scalar_type());
     return y.to(x.scalar_type());
@@ -34,15 +89,16 @@ struct SvfLinearFn : public torch::autograd::Function<SvfLinearFn> {
     auto x_dtype = static_cast<torch::ScalarType>(ctx->saved_data["x_dtype"].toInt());
     auto gy = grads[0].to(U.scalar_type());
     auto gh = torch::matmul(gy, U);                      // Uᵀ gy per row: [N, k]
-    torch::Tensor gx;
-    if (ctx->needs_input_grad(0)) gx = torch::matmul(gh * rows_of(s, row_of), V.t()).to(x_dtype);
+    const RowBlocks blocks = row_blocks(row_of, gh.size(0));
     torch::Tensor gz;
     if (ctx->needs_input_grad(1)) {
       auto prod = gh * h;                                // per-row contribution to diag(Uᵀ G V)
-      torch::Tensor g = z.dim() == 1 ? prod.sum(0)
-                                     : torch::zeros({z.size(0), z.size(1)}, prod.options()).index_add_(0, row_of, prod);
+      torch::Tensor g = z.dim() == 1 ? prod.sum(0) : sum_rows_by_seq(prod, row_of, blocks, z.size(0));
       gz = svf_z_grad(S, z.to(U.scalar_type()), g).to(z.scalar_type());
     }
+    torch::Tensor gx;
+    if (ctx->needs_input_grad(0))  // gh is ours: scaled in place
+      gx = torch::matmul(scale_rows(gh, s, row_of, blocks, /*inplace=*/true), V.t()).to(x_dtype);
     return {gx, gz, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
@@ -62,8 +118,11 @@ SvfFactors svf_shard(const SvfFactors& full, const LinearInfo& info) {
 torch::Tensor svf_factored_forward(const SvfFactors& f, const torch::Tensor& x, const torch::Tensor& scale,
                                    const torch::Tensor& row_of) {
   auto dt = f.U.scalar_type();
+  auto sc = scale.to(dt);
   auto h = torch::matmul(x.to(dt), f.V);
-  return torch::matmul(h * rows_of(scale.to(dt), row_of), f.U.t()).to(x.scalar_type());
+  // h is a temporary: scaled in place unless autograd needs it (a differentiable scale or input).
+  const bool inplace = !torch::GradMode::is_enabled() || !(sc.requires_grad() || x.requires_grad());
+  return torch::matmul(scale_rows(h, sc, row_of, row_blocks(row_of, h.size(0)), inplace), f.U.t()).to(x.scalar_type());
 }
 
 torch::Tensor svf_linear_z(const SvfFactors& f, const torch::Tensor& x, const torch::Tensor& z,

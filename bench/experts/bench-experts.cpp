@@ -1,27 +1,45 @@
 // SVF expert benchmarks on CPU (one thread unless OMP_NUM_THREADS says otherwise). Each prints its
 // ratio against a reference measured in the same run:
 //   1. one REINFORCE step split into rollout / reward / scoring forward / z-gradient backward / update;
-//      target: backward <= 1.5x the scoring forward.
-//   2. a CEM population of 32 candidates scored in ONE batched factored forward vs candidate by
-//      candidate (compose every W' densely, then a dense forward); target >= 5x.
+//      target: backward <= 1.5x the scoring forward. On the small SVF policy (MlpPolicy) and on the
+//      runtime's transformer (TransformerPolicy over a random Llama-shaped checkpoint).
+//   2. a CEM population of 32 candidates scored in ONE batched factored forward (one row of
+//      multipliers per sequence) vs candidate by candidate (compose every W' densely, then a dense
+//      forward); target >= 5x. Same two models.
 //   3. SVD time per matrix shape.
-// Usage: t2_bench_experts [--quick]
+// Times are the best of a few runs in wall-clock seconds; the population also prints thread CPU time
+// (immune to other processes on a shared machine, but blind to page-fault stalls of fresh memory).
+// Usage: t2_bench_experts [--quick] [--no-transformer]
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
 
+#include "core/files.h"
+#include "experts/decompose.h"
 #include "experts/mixture.h"
 #include "experts/mlp-policy.h"
 #include "experts/reinforce-step.h"
 #include "experts/svf-decompose.h"
+#include "experts/transformer-policy.h"
+#include "workers/model.h"
+#include "workers/safetensors.h"
 
 using namespace t2;
 
 namespace {
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double cpu_now() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
 
 template <typename F>
 double best_of(int reps, F&& f) {
@@ -34,6 +52,21 @@ double best_of(int reps, F&& f) {
   return best;
 }
 
+struct Timing {
+  double wall = 1e30, cpu = 1e30;
+};
+template <typename F>
+Timing best_of_both(int reps, F&& f) {
+  Timing t;
+  for (int r = 0; r < reps; ++r) {
+    double w0 = now(), c0 = cpu_now();
+    f();
+    t.wall = std::min(t.wall, now() - w0);
+    t.cpu = std::min(t.cpu, cpu_now() - c0);
+  }
+  return t;
+}
+
 std::vector<TokenSeq> prompts(int64_t n, int64_t len, int64_t vocab, uint64_t seed) {
   std::vector<TokenSeq> p(n);
   for (int64_t i = 0; i < n; ++i)
@@ -41,94 +74,165 @@ std::vector<TokenSeq> prompts(int64_t n, int64_t len, int64_t vocab, uint64_t se
   return p;
 }
 
+// A random Llama-shaped checkpoint (config.json + model.safetensors) in `dir`.
+void write_llama(const std::string& dir, int64_t vocab, int64_t hidden, int64_t layers, int64_t heads,
+                 int64_t kv_heads, int64_t inter) {
+  std::filesystem::create_directories(dir);
+  torch::manual_seed(5);
+  std::vector<std::pair<std::string, std::pair<std::vector<int64_t>, std::vector<float>>>> t;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, double scale, double mean = 0) {
+    auto w = (torch::randn(shape) * scale + mean).contiguous();
+    t.push_back({name, {shape, std::vector<float>(w.data_ptr<float>(), w.data_ptr<float>() + w.numel())}});
+  };
+  const int64_t hd = hidden / heads;
+  add("model.embed_tokens.weight", {vocab, hidden}, 1.0);
+  for (int64_t i = 0; i < layers; ++i) {
+    auto p = "model.layers." + std::to_string(i) + ".";
+    add(p + "input_layernorm.weight", {hidden}, 0.1, 1.0);
+    add(p + "self_attn.q_proj.weight", {heads * hd, hidden}, 1.0 / std::sqrt(hidden));
+    add(p + "self_attn.k_proj.weight", {kv_heads * hd, hidden}, 1.0 / std::sqrt(hidden));
+    add(p + "self_attn.v_proj.weight", {kv_heads * hd, hidden}, 1.0 / std::sqrt(hidden));
+    add(p + "self_attn.o_proj.weight", {hidden, heads * hd}, 1.0 / std::sqrt(heads * hd));
+    add(p + "post_attention_layernorm.weight", {hidden}, 0.1, 1.0);
+    add(p + "mlp.gate_proj.weight", {inter, hidden}, 1.0 / std::sqrt(hidden));
+    add(p + "mlp.up_proj.weight", {inter, hidden}, 1.0 / std::sqrt(hidden));
+    add(p + "mlp.down_proj.weight", {hidden, inter}, 1.0 / std::sqrt(inter));
+  }
+  add("model.norm.weight", {hidden}, 0.1, 1.0);
+  add("lm_head.weight", {vocab, hidden}, 1.0 / std::sqrt(hidden));
+  write_safetensors_f32(dir + "/model.safetensors", t);
+  std::ofstream(dir + "/config.json") << "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", "
+      << "\"hidden_size\": " << hidden << ", \"num_hidden_layers\": " << layers << ", \"num_attention_heads\": "
+      << heads << ", \"num_key_value_heads\": " << kv_heads << ", \"intermediate_size\": " << inter
+      << ", \"vocab_size\": " << vocab << ", \"max_position_embeddings\": 512, \"rms_norm_eps\": 1e-5, "
+      << "\"rope_theta\": 10000.0, \"hidden_act\": \"silu\", \"tie_word_embeddings\": false, "
+      << "\"torch_dtype\": \"float32\", \"bos_token_id\": 1}\n";
+}
+
+// Rollout / reward / scoring forward / z-gradient backward / update of one REINFORCE step.
+void reinforce_step_split(const char* what, PolicyModel& model, const ReinforceConfig& c, int64_t prompt_len) {
+  auto l = model.layout();
+  const int64_t vocab = model.vocab_size();
+  auto z = z_init(l, 1);
+  auto ps = prompts(c.batch_size, prompt_len, vocab, 3);
+  Rollouts ro;
+  double t_roll = best_of(2, [&] { ro = reinforce_rollout(model, z, ps, c, 5); });
+  std::vector<double> rewards;
+  double t_reward = best_of(3, [&] {
+    rewards.clear();
+    for (auto& comp : ro.completions) {
+      double hit = 0;
+      for (auto t : comp) hit += t < vocab / 4;
+      rewards.push_back(hit / static_cast<double>(std::max<size_t>(1, comp.size())));
+    }
+  });
+  auto adv = reinforce_advantages(rewards, ro.group_of, c.baseline);
+  double t_fwd = 1e30, t_bwd = 1e30;
+  for (int r = 0; r < 3; ++r) {
+    auto zt = torch::tensor(z).requires_grad_(true);
+    double t0 = now();
+    model.adapt_z(zt);
+    auto lsm = model.completion_log_softmax(ro.prompts, ro.completions);
+    auto loss = reinforce_loss(lsm, ro.completions, adv, static_cast<int64_t>(adv.size()), 0.0,
+                               KlDirection::ref_policy, torch::Tensor()).loss;
+    double t1 = now();
+    auto g = torch::autograd::grad({loss}, {zt})[0];
+    double t2 = now();
+    t_fwd = std::min(t_fwd, t1 - t0);
+    t_bwd = std::min(t_bwd, t2 - t1);
+    model.adapt_base();
+  }
+  ShardGradient sg = reinforce_shard_gradient(model, z, ro.prompts, ro.completions, adv,
+                                              static_cast<int64_t>(adv.size()), c);
+  auto state = reinforce_init(l, z, 64, c);
+  double t_upd = best_of(3, [&] { reinforce_apply(state, c, sg, rewards); });
+  int64_t tokens = 0;
+  for (auto& comp : ro.completions) tokens += static_cast<int64_t>(comp.size());
+  std::printf("reinforce step on %s (%zu samples, %lld generated tokens, %lld z parameters):\n", what,
+              ro.completions.size(), static_cast<long long>(tokens), static_cast<long long>(l.total()));
+  std::printf("  rollout %.4f s | reward %.6f s | scoring forward %.4f s | z-gradient backward %.4f s | update "
+              "%.6f s\n", t_roll, t_reward, t_fwd, t_bwd, t_upd);
+  std::printf("  ratio z-gradient backward / scoring forward = %.2f (target <= 1.5)\n", t_bwd / t_fwd);
+}
+
+
+
+// Mixture multipliers of P candidates over 3 random experts: [P, total].
+torch::Tensor population(const ZLayout& l, int64_t P) {
+  std::vector<std::vector<float>> experts{z_init(l, 1, 0.1, 0.5), z_init(l, 2, 0.1, 0.5), z_init(l, 3, 0.1, 0.5)};
+  std::vector<torch::Tensor> rows;
+  for (int64_t p = 0; p < P; ++p) {
+    std::vector<double> alpha(3 * l.names.size());
+    for (size_t i = 0; i < alpha.size(); ++i) alpha[i] = std::fmod(0.37 * static_cast<double>((p + 1) * (i + 2)), 1.0);
+    rows.push_back(torch::tensor(mixture_multipliers(experts, l, alpha, true, MixingMode::multiplier)));
+  }
+  return torch::stack(rows);
+}
+
+void print_population(const char* what, int64_t P, int64_t shots, const Timing& batched, const Timing& single,
+                      double maxdiff) {
+  std::printf("population of %lld candidates x %lld shots on %s:\n", static_cast<long long>(P),
+              static_cast<long long>(shots), what);
+  std::printf("  batched factored (one forward, per-sequence scales) %.4f s | candidate by candidate (compose + dense) "
+              "%.4f s | speed-up %.2fx (target >= 5) | max |diff| %.2e\n", batched.wall, single.wall,
+              single.wall / batched.wall, maxdiff);
+  std::printf("  thread CPU time: batched %.4f s | candidate by candidate %.4f s | speed-up %.2fx\n", batched.cpu,
+              single.cpu, single.cpu / batched.cpu);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false, transformer = true;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else if (std::strcmp(argv[i], "--no-transformer") == 0) transformer = false;
+    else {
+      std::fprintf(stderr, "usage: t2_bench_experts [--quick] [--no-transformer]\n");
+      return 2;
+    }
+  }
   std::printf("threads: %d\n", at::get_num_threads());
 
-  // 1. REINFORCE step.
+  // 1. REINFORCE step on the small SVF policy.
   {
     const int64_t vocab = quick ? 256 : 1024, embed = quick ? 128 : 512, width = quick ? 256 : 1024;
     MlpPolicy model(vocab, embed, width, 1);
-    auto l = model.layout();
     ReinforceConfig c;
     c.batch_size = 16;
     c.samples_per_prompt = 2;
     c.temperature = 1.0;
     c.max_new_tokens = 32;
     c.baseline = Baseline::group_mean;
-    auto z = z_init(l, 1);
-    auto ps = prompts(c.batch_size, 8, vocab, 3);
-    Rollouts ro;
-    double t_roll = best_of(2, [&] { ro = reinforce_rollout(model, z, ps, c, 5); });
-    std::vector<double> rewards;
-    double t_reward = best_of(3, [&] {
-      rewards.clear();
-      for (auto& comp : ro.completions) {
-        double hit = 0;
-        for (auto t : comp) hit += t < vocab / 4;
-        rewards.push_back(hit / std::max<size_t>(1, comp.size()));
-      }
-    });
-    auto adv = reinforce_advantages(rewards, ro.group_of, c.baseline);
-    torch::Tensor loss, zt;
-    double t_fwd = 1e30, t_bwd = 1e30;
-    for (int r = 0; r < 3; ++r) {
-      zt = torch::tensor(z).requires_grad_(true);
-      double t0 = now();
-      model.adapt_z(zt);
-      auto lsm = model.completion_log_softmax(ro.prompts, ro.completions);
-      loss = reinforce_loss(lsm, ro.completions, adv, static_cast<int64_t>(adv.size()), 0.0, KlDirection::ref_policy,
-                            torch::Tensor()).loss;
-      double t1 = now();
-      auto g = torch::autograd::grad({loss}, {zt})[0];
-      double t2 = now();
-      t_fwd = std::min(t_fwd, t1 - t0);
-      t_bwd = std::min(t_bwd, t2 - t1);
-    }
-    ShardGradient sg = reinforce_shard_gradient(model, z, ro.prompts, ro.completions, adv,
-                                                static_cast<int64_t>(adv.size()), c);
-    auto state = reinforce_init(l, z, 64, c);
-    double t_upd = best_of(3, [&] { reinforce_apply(state, c, sg, rewards); });
-    std::printf("reinforce step (vocab %lld, width %lld, %zu samples x %lld new tokens, %lld z parameters):\n",
-                static_cast<long long>(vocab), static_cast<long long>(width), ro.completions.size(),
-                static_cast<long long>(c.max_new_tokens), static_cast<long long>(l.total()));
-    std::printf("  rollout %.4f s | reward %.6f s | scoring forward %.4f s | z-gradient backward %.4f s | update "
-                "%.6f s\n", t_roll, t_reward, t_fwd, t_bwd, t_upd);
-    std::printf("  ratio backward / scoring forward = %.2f (target <= 1.5)\n", t_bwd / t_fwd);
+    char what[128];
+    std::snprintf(what, sizeof what, "MlpPolicy (vocab %lld, width %lld)", static_cast<long long>(vocab),
+                  static_cast<long long>(width));
+    reinforce_step_split(what, model, c, 8);
   }
 
-  // 2. Population of 32 in one batched forward vs candidate by candidate.
+  // 2. Population of 32 in one batched forward vs candidate by candidate, on the small policy: the
+  //    shots' log-softmax rows only (the setting of CEM scoring short answers).
   {
     torch::NoGradGuard no_grad;
     const int64_t vocab = quick ? 512 : 1024, embed = quick ? 256 : 512, width = quick ? 512 : 1024;
     MlpPolicy model(vocab, embed, width, 2);
     auto l = model.layout();
-    std::vector<std::vector<float>> experts{z_init(l, 1, 0.1, 0.5), z_init(l, 2, 0.1, 0.5), z_init(l, 3, 0.1, 0.5)};
     const int64_t P = 32, shots = 10;
+    auto m = population(l, P);
     auto shot_prompts = prompts(shots, 6, vocab, 7);
     auto shot_answers = prompts(shots, 8, vocab, 8);
-    std::vector<torch::Tensor> rows;
-    for (int64_t p = 0; p < P; ++p) {
-      std::vector<double> alpha(3 * l.names.size());
-      for (size_t i = 0; i < alpha.size(); ++i) alpha[i] = std::fmod(0.37 * (p + 1) * (i + 2), 1.0);
-      rows.push_back(torch::tensor(mixture_multipliers(experts, l, alpha, true, MixingMode::multiplier)));
-    }
-    auto m = torch::stack(rows);
     std::vector<TokenSeq> all_p, all_a;
-    std::vector<int64_t> seq_rows;
     for (int64_t p = 0; p < P; ++p)
       for (int64_t s = 0; s < shots; ++s) all_p.push_back(shot_prompts[s]), all_a.push_back(shot_answers[s]);
     // One row of multipliers per sequence: candidate p owns sequences p*shots .. p*shots+shots-1.
     auto m_seq = m.repeat_interleave(shots, 0);
     torch::Tensor batched;
-    double t_batched = best_of(2, [&] {
+    Timing t_batched = best_of_both(3, [&] {
       model.adapt_multipliers(m_seq);
       batched = model.completion_log_softmax(all_p, all_a);
     });
     std::vector<torch::Tensor> single(P);
-    double t_single = best_of(1, [&] {
+    Timing t_single = best_of_both(1, [&] {
       for (int64_t p = 0; p < P; ++p) {
         std::vector<torch::Tensor> Wp;
         for (size_t i = 0; i < l.names.size(); ++i)
@@ -140,14 +244,78 @@ int main(int argc, char** argv) {
     double maxdiff = 0;
     for (int64_t p = 0; p < P; ++p)
       maxdiff = std::max(maxdiff, (batched.narrow(0, p * shots, shots) - single[p]).abs().max().item<double>());
-    std::printf("population of %lld candidates x %lld shots (matrices", static_cast<long long>(P),
-                static_cast<long long>(shots));
-    for (auto& f : model.factors())
-      std::printf(" %lldx%lld", static_cast<long long>(f.U.size(0)), static_cast<long long>(f.V.size(0)));
-    std::printf("):\n  batched factored %.4f s | candidate by candidate (compose + dense) %.4f s | speed-up %.2fx "
-                "(target >= 5) | max |diff| %.2e\n", t_batched, t_single, t_single / t_batched, maxdiff);
+    std::string what = "MlpPolicy (matrices";
+    for (auto& f : model.factors()) what += " " + std::to_string(f.U.size(0)) + "x" + std::to_string(f.V.size(0));
+    what += ")";
+    print_population(what.c_str(), P, shots, t_batched, t_single, maxdiff);
   }
 
+  // 1b, 2b. The same on the runtime's transformer: TransformerPolicy over a random Llama-shaped
+  //    checkpoint decomposed by decompose_model (MLP matrices adapted).
+  if (transformer) {
+    const int64_t vocab = quick ? 512 : 2048, hidden = quick ? 128 : 512, layers = 2, heads = quick ? 4 : 8,
+                  inter = quick ? 344 : 1376;
+    std::string dir = (std::filesystem::temp_directory_path() / ("t2-bench-experts-" + std::to_string(getpid())))
+                          .string();
+    write_llama(dir, vocab, hidden, layers, heads, heads / 2, inter);
+    DecomposeOptions dopt;
+    double t_svd = best_of(1, [&] { decompose_model(dir, dopt); });
+    auto model = Model::load(dir, {});
+    {
+      TransformerPolicy pol(*model, dir + "/t2-svd");
+      char what[160];
+      std::snprintf(what, sizeof what, "TransformerPolicy (Llama-shaped, hidden %lld, %lld layers, MLP %lld, vocab "
+                    "%lld; decompose %.2f s)", static_cast<long long>(hidden), static_cast<long long>(layers),
+                    static_cast<long long>(inter), static_cast<long long>(vocab), t_svd);
+      ReinforceConfig c;
+      c.batch_size = 16;
+      c.samples_per_prompt = 2;
+      c.temperature = 1.0;
+      c.max_new_tokens = 32;
+      c.baseline = Baseline::group_mean;
+      pol.set_use_config_eos(false);
+      reinforce_step_split(what, pol, c, 16);
+
+      torch::NoGradGuard no_grad;
+      auto l = pol.layout();
+      const int64_t P = 32, shots = 10;
+      auto m = population(l, P);
+      auto shot_prompts = prompts(shots, 6, vocab, 7);
+      auto shot_answers = prompts(shots, 8, vocab, 8);
+      std::vector<TokenSeq> all_p, all_a;
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t s = 0; s < shots; ++s) all_p.push_back(shot_prompts[s]), all_a.push_back(shot_answers[s]);
+      auto m_seq = m.repeat_interleave(shots, 0);
+      torch::Tensor batched;
+      Timing t_batched = best_of_both(3, [&] {
+        pol.adapt_multipliers(m_seq);
+        batched = pol.completion_log_softmax(all_p, all_a);
+        pol.adapt_base();
+      });
+      std::vector<torch::Tensor> originals;
+      for (auto& n : l.names) originals.push_back(model->weight(n).clone());
+      std::vector<std::vector<int32_t>> sp, sa;
+      for (auto& v : shot_prompts) sp.emplace_back(v.begin(), v.end());
+      for (auto& v : shot_answers) sa.emplace_back(v.begin(), v.end());
+      std::vector<torch::Tensor> single(P);
+      Timing t_single = best_of_both(1, [&] {
+        for (int64_t p = 0; p < P; ++p) {
+          for (size_t i = 0; i < l.names.size(); ++i)
+            model->set_weight(l.names[i], svf_compose(pol.shard().factors[i], m[p].narrow(0, l.offset(i), l.sizes[i]),
+                                                      torch::kFloat32));
+          single[p] = model->completion_log_softmax(sp, sa);
+        }
+      });
+      for (size_t i = 0; i < l.names.size(); ++i) model->set_weight(l.names[i], originals[i]);
+      double maxdiff = 0;
+      for (int64_t p = 0; p < P; ++p)
+        maxdiff = std::max(maxdiff, (batched.narrow(0, p * shots, shots) - single[p]).abs().max().item<double>());
+      print_population("TransformerPolicy (every token of the shots through the model)", P, shots, t_batched,
+                       t_single, maxdiff);
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
   // 3. Decomposition time per matrix shape.
   {
     std::vector<std::pair<int64_t, int64_t>> shapes{{256, 256}, {512, 512}, {1024, 512}, {1024, 1024}};
