@@ -174,6 +174,11 @@ int run_campaign(const std::string& file, const CampaignRunOptions& o) {
   lo.check_model_paths = true;
   Campaign c = load_campaign(file, o.overrides, lo);
   Plan plan = expand_plan(c);
+  // A model folder without config.json would only fail inside its first work item: say it now.
+  for (const auto& m : c.models)
+    T2_CHECK_AS(UsageError, path_exists(m.path + "/config.json"),
+                "{}: models.{}.path: '{}' has no config.json; expected a Hugging Face model folder", c.file, m.name,
+                m.path);
   const int tp = campaign_tp(c);
   WorldLayout layout = WorldLayout::detect(tp);
   install_preemption_handlers();  // every rank: Slurm signals the whole step; only rank 0 acts on it

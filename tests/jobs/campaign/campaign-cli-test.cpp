@@ -112,15 +112,15 @@ TEST_F(RunCli, UsageErrors) {
   expect_nothing_written();
 }
 
-TEST_F(RunCli, ExecutionIsNotAvailableYetAndChecksModelPaths) {
+TEST_F(RunCli, ChecksModelFoldersBeforeRunning) {
   // Without --dry-run the model folders must exist: the placeholders are an error (2) ...
   auto r = t2run({example("tiny.yaml")});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("models.tiny.path: model folder '/path/to/tiny-llama' does not exist"), std::string::npos) << r.err;
-  // ... and with a real folder the campaign is valid but execution is not built: 3.
-  auto ok = t2run({example("tiny.yaml"), "models.tiny.path=" + dir.data()});
-  EXPECT_EQ(ok.exit_code, 3) << ok.err;
-  EXPECT_NE(ok.err.find("campaign execution is not built yet (coordinator)"), std::string::npos) << ok.err;
+  // ... and so is a folder that is not a model (no config.json), before anything is written.
+  auto bad = t2run({example("tiny.yaml"), "models.tiny.path=" + dir.data()});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("models.tiny.path: '" + dir.data() + "' has no config.json"), std::string::npos) << bad.err;
   expect_nothing_written();
 }
 
