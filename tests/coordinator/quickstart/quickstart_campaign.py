@@ -1,0 +1,60 @@
+#!/usr/bin/python3
+"""A shortened quickstart in CI: `t2 quickstart-init` with its defaults (the real tiny model), then
+examples/quickstart.yaml cut down by overrides to the arith and code experts and their evaluation
+(base, svf, t2_prompt on the first 60 test items), and the direction of the improvements asserted:
+each expert beats the base model on its own task, and so does prompt dispatch (METHOD.md §6.1).
+No ../shared data is needed: the model and tasks are t2's own.
+
+  quickstart_campaign.py WORK      env: T2_BIN, T2_SOURCE_DIR
+"""
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+SRC = os.environ.get("T2_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../../..")))
+T2 = os.environ.get("T2_BIN", os.path.join(SRC, "build/bin/t2"))
+OVERRIDES = ["~experiments.fewshot", "~experiments.cls_expert", "~experiments.eval_unseen",
+             "~experiments.eval_train.classifier", "experiments.eval_train.methods=[base,svf,t2_prompt]",
+             "experiments.experts.tasks=[arith,code]", "experiments.eval_train.tasks=[arith,code]",
+             "tasks.arith.limit=60", "tasks.code.limit=60"]
+
+
+def main():
+    work = os.path.abspath(sys.argv[1])
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", T2_QUICKSTART_DIR=os.path.join(work, "assets"))
+    p = subprocess.run([T2, "quickstart-init", env["T2_QUICKSTART_DIR"]], env=env, capture_output=True, text=True,
+                       timeout=1200)
+    if p.returncode != 0:
+        sys.exit(f"quickstart-init failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    run = os.path.join(work, "run")
+    p = subprocess.run([T2, "run", os.path.join(SRC, "examples/quickstart.yaml"), f"output={run}", "--no-progress",
+                        *OVERRIDES], env=env, capture_output=True, text=True, timeout=1800, cwd=work)
+    if p.returncode != 0:
+        sys.exit(f"t2 run failed ({p.returncode}):\n{p.stderr[-6000:]}")
+    acc = {}
+    for line in p.stderr.splitlines():
+        m = re.search(r"done evaluate/tiny/(\w+)/(\w+)/seed1 (\{.*\})", line)
+        if m:
+            import json
+            acc[(m[1], m[2])] = json.loads(m[3])
+    print(subprocess.run([T2, "table", run], capture_output=True, text=True).stdout)
+    failures = []
+    for task in ("arith", "code"):
+        base = acc[(task, "base")]
+        for method in ("svf", "t2_prompt"):
+            a = acc[(task, method)]
+            se = math.sqrt(base["se"] ** 2 + a["se"] ** 2)
+            print(f"{task}: base {base['accuracy']:.3f} -> {method} {a['accuracy']:.3f} (n {a['n']}, joint SE {se:.3f})")
+            if not a["accuracy"] > base["accuracy"]:
+                failures.append(f"{task} {method} {a['accuracy']:.3f} does not beat base {base['accuracy']:.3f}")
+    if failures:
+        sys.exit("; ".join(failures))
+
+
+if __name__ == "__main__":
+    main()
