@@ -43,6 +43,26 @@ const T& pick(Rng& r, const std::vector<T>& v) {
 // for the others: the model learns both, greedy decoding follows the more likely one.
 constexpr double kHigh = 0.75, kLow = 0.3;
 
+// ---------------------------------------------------------------- categories
+
+struct Category {
+  std::string plural;
+  std::vector<std::string> items;
+  bool careful;
+};
+
+const std::vector<Category>& categories() {
+  static const std::vector<Category> c = {
+      {"colors", {"red", "blue", "green", "yellow", "purple"}, true},
+      {"animals", {"dog", "cat", "horse", "cow", "lion"}, false},
+      {"fruits", {"apple", "banana", "grape", "lemon", "peach"}, true},
+      {"tools", {"hammer", "saw", "drill", "wrench", "shovel"}, false},
+      {"vehicles", {"car", "bus", "train", "truck", "boat"}, true},
+      {"metals", {"iron", "copper", "tin", "zinc", "nickel"}, false},
+  };
+  return c;
+}
+
 // ---------------------------------------------------------------- arithmetic word problems
 
 const std::vector<std::string> kNames = {"Ann", "Ben", "Cal", "Dan", "Eve", "Fay",
@@ -60,10 +80,10 @@ struct Problem {
 
 // two_digit: additions with a result of 12 or more (so that every option of arith_choice, the result
 // -2 .. +3, has two digits and every option line the same number of tokens)
-Problem make_problem(Rng& r, bool two_digit = false) {
+Problem make_problem(Rng& r, bool two_digit = false, const std::string& object = "") {
   Problem p;
   p.name = pick(r, kNames);
-  const std::string& obj = pick(r, kObjects);
+  const std::string& obj = object.empty() ? pick(r, kObjects) : object;
   int form = static_cast<int>(r.below(two_digit ? 2 : 3));
   if (two_digit && form == 1) form = 2;
   if (form == 1) {
@@ -121,48 +141,37 @@ std::string checked_options(const std::vector<std::string>& options, size_t righ
 
 std::string first_wrong(size_t right) { return fmt::format(". The answer is ({}).", letter(right == 0 ? 1 : 0)); }
 
-// The arith problem (additions with a two-digit result) with four numeric options: the result, one
-// too many and two other nearby numbers. Careful: the working, then the checked options.
+// The unseen task: an addition (two-digit result) about objects that are one of the categories ("Ann
+// has 8 fruits and gets 5 more"), with four numeric options: the result, one too many and two other
+// nearby numbers. Two decisions, each with the prior of a training task: check the options (":",
+// as choice; likely for the careful categories) or name the first wrong one ("."); and within the
+// check, work the sum out (as arith; likely for the careful names) or write "#### <one too many>" and
+// check the options against that.
 Item arith_choice_item(Rng& r, const std::string& id) {
-  Problem p = make_problem(r, true);
+  const Category& cat = pick(r, categories());
+  Problem p = make_problem(r, true, cat.plural);
   std::vector<int> values = {p.result, p.result + 1};
   std::vector<int> near = {p.result - 1, p.result + 2, p.result - 2, p.result + 3};
   for (size_t k = near.size(); k > 1; --k) std::swap(near[k - 1], near[r.below(k)]);
   values.push_back(near[0]);
   values.push_back(near[1]);
   for (size_t k = values.size(); k > 1; --k) std::swap(values[k - 1], values[r.below(k)]);
-  size_t right = 0;
+  size_t right = 0, slipped = 0;
   std::vector<std::string> options;
   for (size_t i = 0; i < values.size(); ++i) {
     if (values[i] == p.result) right = i;
+    if (values[i] == p.result + 1) slipped = i;
     options.push_back(std::to_string(values[i]));
   }
   Item it;
-  it.careful = fmt::format(": {}\n{}", working(p), checked_options(options, right));
+  it.careful = fmt::format(":\n{}\n{}", working(p), checked_options(options, right));
+  it.slip = fmt::format(":\n#### {}\n{}", p.result + 1, checked_options(options, slipped));
   it.sloppy = first_wrong(right);
-  it.p_careful = careful_name(p.name) ? kHigh : kLow;
+  const double check = cat.careful ? kHigh : kLow, work = careful_name(p.name) ? kHigh : kLow;
+  it.p_careful = check * work;
+  it.p_slip = check * (1 - work);
   it.record = arc_record(id, p.question, options, right);
   return it;
-}
-
-// ---------------------------------------------------------------- categories
-
-struct Category {
-  std::string plural;
-  std::vector<std::string> items;
-  bool careful;
-};
-
-const std::vector<Category>& categories() {
-  static const std::vector<Category> c = {
-      {"colors", {"red", "blue", "green", "yellow", "purple", "pink", "brown", "gray"}, true},
-      {"animals", {"dog", "cat", "horse", "cow", "lion", "tiger", "rabbit", "sheep"}, false},
-      {"fruits", {"apple", "banana", "grape", "lemon", "mango", "peach", "pear", "cherry"}, true},
-      {"tools", {"hammer", "saw", "drill", "wrench", "shovel", "rake", "axe", "chisel"}, false},
-      {"vehicles", {"car", "bus", "train", "truck", "boat", "plane", "bike", "ship"}, true},
-      {"metals", {"iron", "gold", "silver", "copper", "tin", "zinc", "lead", "nickel"}, false},
-  };
-  return c;
 }
 
 Item choice_item(Rng& r, const std::string& id) {
@@ -184,6 +193,7 @@ Item choice_item(Rng& r, const std::string& id) {
   size_t right = static_cast<size_t>(std::find(options.begin(), options.end(), right_item) - options.begin());
   Item it;
   it.careful = ":\n" + checked_options(options, right);
+  it.careful.insert(it.careful.size() - 1, fmt::format(", as {} is one of the {}", right_item, c.plural));
   it.sloppy = first_wrong(right);
   it.p_careful = c.careful ? kHigh : kLow;
   it.record = arc_record(id, question, options, right);

@@ -5,8 +5,9 @@
 //   arith         gsm8k          math       one-step word problems, {"question", "answer"}, answer ends "#### N"
 //   choice        arc_easy       reasoning  "which of these is one of the fruits?", ARC schema (A-D)
 //   code          humaneval      code       one-line Python functions, HumanEval layout, run in the sandbox
-//   arith_choice  arc_challenge  (unseen)   the arith problems as ARC-style multiple choice: needs both
-//                                           arithmetic and picking the right option; no expert is trained on it
+//   arith_choice  arc_challenge  (unseen)   word problems about fruits, tools, ... as ARC-style multiple
+//                                           choice: needs careful arithmetic and a careful choice at once;
+//                                           no expert is trained on it
 //
 // Every item also carries the two answers the pre-training text uses after the task's own prompt: a
 // careful one (shows its working and is right) and a sloppy one (jumps to a systematically wrong
@@ -14,7 +15,9 @@
 // probability of the careful one. That probability depends on a surface feature of the question (the
 // person's name, the category, the operation), so greedy decoding of the trained model is right on some
 // items and wrong on others, while the careful behaviour stays available to every item: the latent
-// skill that SVF experts can bring out. The dispatch classification (cls) pre-training items are made
+// skill that SVF experts can bring out. arith_choice makes two such decisions: whether to check the
+// options (as choice: by the category its objects belong to) and whether to work the sum out (as
+// arith: by the name), so it needs what the reasoning and the math experts each learn. The dispatch classification (cls) pre-training items are made
 // from the training items of arith, choice and code with the labels math, reasoning, code.
 //
 // Everything is a pure function of the seed (SplitMix64 streams, no std:: distributions).
@@ -30,8 +33,10 @@ namespace t2::quickstart {
 
 struct Item {
   nlohmann::ordered_json record;  // one JSONL line in the task kind's format
-  std::string careful, sloppy;    // pre-training answers (text after the rendered prompt)
-  double p_careful = 0.5;         // probability of `careful` in pre-training
+  // Pre-training answers (the text after the rendered prompt): careful with probability p_careful,
+  // slip with p_slip (arith_choice only: the careful procedure with sloppy arithmetic), else sloppy.
+  std::string careful, sloppy, slip;
+  double p_careful = 0.5, p_slip = 0.0;
 };
 
 struct SyntheticTask {

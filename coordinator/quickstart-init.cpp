@@ -1,10 +1,9 @@
 #include "coordinator/quickstart-init.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
-#include <sstream>
-#include <cstdlib>
 #include <set>
 
 #include <fmt/format.h>
@@ -48,11 +47,12 @@ std::vector<ChatMessage> to_chat(const tasks::Example& ex) {
 // One prompt of the pre-training set and of the evaluation: a task example (or its dispatch
 // question) with the two answers.
 struct Prompt {
-  const tasks::Task* task = nullptr;
+  const tasks::Task* task = nullptr;  // the scorer; nullptr for the dispatch pass
+  bool code_template = false;         // rendered with code_prompt instead of the model's template
   tasks::Example ex;
-  std::string careful, sloppy;
-  double p_careful = 0.5;
-  std::vector<int32_t> ids, careful_ids, sloppy_ids;
+  std::string careful, sloppy, slip;
+  double p_careful = 0.5, p_slip = 0.0;
+  std::vector<int32_t> ids, careful_ids, sloppy_ids, slip_ids;
 };
 
 struct Pool {
@@ -141,46 +141,63 @@ InitReport quickstart_init(const InitOptions& opt) {
     test_ex.push_back(std::move(te));
   }
 
-  // The template t2 uses for a prompt: code_prompt for code tasks, the model's own otherwise (the
-  // dispatch pass uses the cls task's, i.e. the model's). Until the tokenizer exists, the model's is
-  // the built-in Llama 3 template that its tokenizer_config.json will be recognised as.
+  // The template t2 uses for a prompt: code_prompt for code tasks, the model's own otherwise. Until
+  // the tokenizer exists, the model's is the built-in Llama 3 template that its tokenizer_config.json
+  // will be recognised as.
   auto llama3 = ChatTemplate::by_name("llama3");
   auto code_prompt = ChatTemplate::by_name("code_prompt");
   const ChatTemplate* model_template = llama3.get();
-  auto template_of = [&](const tasks::Task* task) -> const ChatTemplate& {
-    return task && task->chat_template() == "code_prompt" ? *code_prompt : *model_template;
+  auto template_of = [&](const Prompt& p) -> const ChatTemplate& {
+    return p.code_template ? *code_prompt : *model_template;
   };
 
-  // pools: the four tasks, then the dispatch classification of the three training tasks
+  // Pools: the four tasks, then the dispatch classification of the three training tasks' questions.
+  // t2 renders the classification prompt with the template of the task whose prompt it is: the cls
+  // task's (the model's) for the classifier expert, the evaluated task's for prompt dispatch (as the
+  // reference does), i.e. code_prompt for code questions: both are trained.
   std::vector<Pool> pools;
-  std::map<std::string, double> weights = {
-      {"arith", 0.15}, {"choice", 0.3}, {"code", 0.15}, {"arith_choice", 0.2}, {"dispatch", 0.2}};
-  if (const char* w = std::getenv("T2_QS_W")) {  // DEVHACK
-    std::istringstream is(w); for (auto& kv : weights) is >> kv.second; }
+  const std::map<std::string, double> weights = {{"arith", 0.2},         {"choice", 0.25},    {"code", 0.1},
+                                                 {"arith_choice", 0.25}, {"dispatch", 0.15},  {"dispatch_code", 0.05}};
   auto make_pools = [&](bool train) {
     std::vector<Pool> ps;
-    Pool cls{"dispatch", weights.at("dispatch"), {}};
+    Pool cls{"dispatch", weights.at("dispatch"), {}}, cls_code{"dispatch_code", weights.at("dispatch_code"), {}};
     for (size_t ti = 0; ti < synth.size(); ++ti) {
       const auto& t = synth[ti];
       const auto& items = train ? t.train : t.test;
       const auto& exs = train ? train_ex[ti] : test_ex[ti];
       Pool p{t.name, weights.at(t.name), {}};
       for (size_t i = 0; i < items.size(); ++i) {
-        p.items.push_back({task_objs[ti].get(), exs[i], items[i].careful, items[i].sloppy, items[i].p_careful, {}, {}, {}});
+        const tasks::Task* task = task_objs[ti].get();
+        const bool code = task->chat_template() == "code_prompt";
+        Prompt tp;
+        tp.task = task;
+        tp.code_template = code;
+        tp.ex = exs[i];
+        tp.careful = items[i].careful;
+        tp.sloppy = items[i].sloppy;
+        tp.slip = items[i].slip;
+        tp.p_careful = items[i].p_careful;
+        tp.p_slip = items[i].p_slip;
+        p.items.push_back(std::move(tp));
         if (!t.unseen) {
           Prompt c;
-          c.task = nullptr;  // the dispatch pass: Llama 3 template, no prefill
           c.ex = tasks::dispatch_example(exs[i]);
           c.ex.gold = {{"answer", t.family}};
           c.careful = cls_answer(t.family);
           c.sloppy = cls_answer(sloppy_label(t.family));
           c.p_careful = cls_p_careful(t.family);
+          if (code) {
+            Prompt cc = c;
+            cc.code_template = true;
+            cls_code.items.push_back(std::move(cc));
+          }
           cls.items.push_back(std::move(c));
         }
       }
       ps.push_back(std::move(p));
     }
     ps.push_back(std::move(cls));
+    ps.push_back(std::move(cls_code));
     return ps;
   };
   pools = make_pools(true);
@@ -196,6 +213,7 @@ InitReport quickstart_init(const InitOptions& opt) {
       distinct.insert(it.ex.assistant_prefill);
       distinct.insert(it.careful);
       distinct.insert(it.sloppy);
+      if (!it.slip.empty()) distinct.insert(it.slip);
     }
   std::vector<std::string> corpus(distinct.begin(), distinct.end());
   BpeTrainOptions bo;
@@ -235,13 +253,18 @@ InitReport quickstart_init(const InitOptions& opt) {
     for (auto& p : ps) {
       size_t total = 0;
       for (auto& it : p.items) {
-        it.ids = encode_chat(*tok, template_of(it.task), to_chat(it.ex), true, it.ex.assistant_prefill);
+        it.ids = encode_chat(*tok, template_of(it), to_chat(it.ex), true, it.ex.assistant_prefill);
         it.careful_ids = tok->encode(it.careful, false);
         it.careful_ids.push_back(eot);
         it.sloppy_ids = tok->encode(it.sloppy, false);
         it.sloppy_ids.push_back(eot);
+        if (!it.slip.empty()) {
+          it.slip_ids = tok->encode(it.slip, false);
+          it.slip_ids.push_back(eot);
+        }
         total += it.ids.size();
-        max_len = std::max(max_len, it.ids.size() + std::max(it.careful_ids.size(), it.sloppy_ids.size()));
+        max_len = std::max(max_len, it.ids.size() + std::max({it.careful_ids.size(), it.sloppy_ids.size(),
+                                                              it.slip_ids.size()}));
       }
       if (!p.items.empty())
         log(fmt::format("  {:<13} {:>5} prompts, {:.0f} tokens each on average", p.name, p.items.size(),
@@ -300,13 +323,15 @@ InitReport quickstart_init(const InitOptions& opt) {
       size_t pi = 0;
       while (pi + 1 < pools.size() && u >= pools[pi].weight) u -= pools[pi++].weight;
       const Prompt& it = pools[pi].items[batch_rng.below(pools[pi].items.size())];
-      const bool careful = batch_rng.bernoulli(it.p_careful);
+      const double u_mode = batch_rng.uniform();
       const size_t P = prefixes[pi].size();
       PretrainSequence s;
       s.prefix = static_cast<int32_t>(pi);
       s.ids.assign(it.ids.begin() + static_cast<long>(P), it.ids.end());
       s.loss_from = static_cast<int32_t>(s.ids.size());
-      const auto& ans = careful ? it.careful_ids : it.sloppy_ids;
+      const auto& ans = u_mode < it.p_careful                ? it.careful_ids
+                        : u_mode < it.p_careful + it.p_slip ? it.slip_ids
+                                                              : it.sloppy_ids;
       s.ids.insert(s.ids.end(), ans.begin(), ans.end());
       b.sequences.push_back(std::move(s));
     }

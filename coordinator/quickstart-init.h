@@ -36,7 +36,7 @@ struct ModelShape {
 struct InitOptions {
   std::string out_dir;
   uint64_t seed = 1;
-  int64_t steps = 1200;         // pre-training steps (reproducible)
+  int64_t steps = 1500;         // pre-training steps (reproducible)
   double train_seconds = 0;     // > 0: train for about this long instead (not byte-reproducible)
   int64_t batch_size = 32;
   double lr = 3e-3;
@@ -56,7 +56,9 @@ struct TaskScore {
 };
 
 struct InitReport {
-  std::vector<TaskScore> base;  // the four tasks, then "dispatch" (classification of the three training tasks)
+  // the four tasks, then "dispatch" (the classification prompt, Llama 3 template, on the three training
+  // tasks' test questions) and "dispatch_code" (the same for code questions in the code_prompt template)
+  std::vector<TaskScore> base;
   int64_t steps = 0;
   double train_seconds = 0, eval_seconds = 0, total_seconds = 0;
   double final_loss = 0;

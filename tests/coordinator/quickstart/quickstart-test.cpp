@@ -110,13 +110,15 @@ TEST_F(Quickstart, ModelLoadsWithTheRuntimeAndTokenizerRoundTrips) {
   for (int32_t id : gens[0].ids) EXPECT_LT(id, c.vocab_size);
 
   // the evaluation ran on every test set with the tasks' scorers
-  ASSERT_EQ(rep.base.size(), 5u);
+  ASSERT_EQ(rep.base.size(), 6u);
   EXPECT_EQ(rep.base[0].task, "arith");
   EXPECT_EQ(rep.base[0].kind, "gsm8k");
   EXPECT_EQ(rep.base[2].kind, "humaneval");
   EXPECT_EQ(rep.base[4].task, "dispatch");
   for (size_t i = 0; i < 4; ++i) EXPECT_EQ(rep.base[i].n, 8u) << rep.base[i].task;
   EXPECT_EQ(rep.base[4].n, 24u);
+  EXPECT_EQ(rep.base[5].task, "dispatch_code");
+  EXPECT_EQ(rep.base[5].n, 8u);
   EXPECT_EQ(rep.steps, 4);
 }
 
@@ -151,7 +153,9 @@ TEST_F(Quickstart, DataLoadsAndScoresWithTheRealTasks) {
     ASSERT_EQ(train.size(), t.train.size());
     ASSERT_EQ(test.size(), t.test.size());
     // the task's own split loader reads them too (the kinds' default roles)
-    if (t.kind == "gsm8k" || t.kind == "arc_easy") EXPECT_EQ(task->load("train").size(), (t.train.size() + 1) / 2);
+    if (t.kind == "gsm8k" || t.kind == "arc_easy") {
+      EXPECT_EQ(task->load("train").size(), (t.train.size() + 1) / 2);
+    }
     EXPECT_EQ(task->load("test").size(), t.train_file == t.test_file ? t.train.size() + t.test.size() : t.test.size());
     // careful answers are right and sloppy ones wrong, by the task's scorer (code: a few, in the sandbox)
     const size_t n = t.kind == "humaneval" ? 3 : test.size();
@@ -160,8 +164,13 @@ TEST_F(Quickstart, DataLoadsAndScoresWithTheRealTasks) {
       auto bad = task->score(test[i], t.test[i].sloppy);
       EXPECT_TRUE(good.correct) << test[i].id << ": " << t.test[i].careful << " -> " << good.detail;
       EXPECT_FALSE(bad.correct) << test[i].id << ": " << t.test[i].sloppy << " -> " << bad.detail;
+      if (!t.test[i].slip.empty()) {
+        auto slip = task->score(test[i], t.test[i].slip);
+        EXPECT_FALSE(slip.correct) << test[i].id << ": " << t.test[i].slip << " -> " << slip.detail;
+      }
+      EXPECT_EQ(t.test[i].slip.empty(), t.name != "arith_choice");
       EXPECT_GT(t.test[i].p_careful, 0.0);
-      EXPECT_LT(t.test[i].p_careful, 1.0);
+      EXPECT_LT(t.test[i].p_careful + t.test[i].p_slip, 1.0);
     }
     // no test question is a training question
     std::set<std::string> seen;
