@@ -114,7 +114,9 @@ class RoundDriver : public JobDriver {
 
   void complete(const WorkSpec& spec, const WorkResult& result) override {
     --outstanding_;
-    take(spec, unpack_payload(result.payload, job_.id + " " + spec.kind + " #" + std::to_string(spec.index)));
+    auto request = requests_.extract(spec.index);
+    T2_CHECK(!request.empty(), "{}: a result for item #{} that this job did not hand out", job_.id, spec.index);
+    take(request.mapped(), unpack_payload(result.payload, job_.id + " " + spec.kind + " #" + std::to_string(spec.index)));
     settle();
   }
 
@@ -132,10 +134,12 @@ class RoundDriver : public JobDriver {
 
  protected:
   virtual void start() = 0;
-  virtual void take(const WorkSpec& spec, const Payload& result) = 0;
+  // One result with the metadata of the request it answers.
+  virtual void take(const json& request, const Payload& result) = 0;
   virtual void round_done() = 0;
 
   void push(const std::string& kind, uint64_t units, const Payload& p) {
+    requests_.emplace(next_index_, p.meta);  // take() gets it back without decoding the payload
     queue_.push_back(WorkSpec{kind, next_index_++, units, pack_payload(p)});
   }
   void finish() {
@@ -155,6 +159,7 @@ class RoundDriver : public JobDriver {
   bool started_ = false;
   mutable bool finished_ = false, checked_store_ = false;
   std::deque<WorkSpec> queue_;
+  std::map<uint64_t, json> requests_;  // metadata of the items handed out and not yet answered
   int outstanding_ = 0;
   uint64_t next_index_ = 0;
 };
@@ -173,7 +178,7 @@ class DecomposeDriver : public RoundDriver {
               {"dtype", job_.params.value("dtype", std::string("fp32"))}};
     push("decompose", 1, p);
   }
-  void take(const WorkSpec&, const Payload& r) override { metrics_ = r.meta; }
+  void take(const json&, const Payload& r) override { metrics_ = r.meta; }
   void round_done() override { finish(); }
 };
 
@@ -212,10 +217,10 @@ class EvaluateDriver : public RoundDriver {
     }
   }
 
-  void take(const WorkSpec& spec, const Payload& r) override {
+  void take(const json& request, const Payload& r) override {
     results::EvalBatch batch;
-    const auto idx = unpack_payload(spec.payload, job_.id).meta.at("indices").get<std::vector<int64_t>>();
-    batch.index = unpack_payload(spec.payload, job_.id).meta.at("batch").get<int64_t>();
+    const auto idx = request.at("indices").get<std::vector<int64_t>>();
+    batch.index = request.at("batch").get<int64_t>();
     batch.first_example = idx.empty() ? 0 : idx.front();
     for (const auto& rec : r.meta.at("records")) {
       results::ExampleRecord e;
@@ -371,8 +376,8 @@ class TrainDriver : public RoundDriver {
     }
   }
 
-  void take(const WorkSpec& spec, const Payload& r) override {
-    const int64_t shard = unpack_payload(spec.payload, job_.id).meta.value("shard", int64_t{-1});
+  void take(const json& request, const Payload& r) override {
+    const int64_t shard = request.value("shard", int64_t{-1});
     if (phase_ == Phase::validate) {
       for (const auto& rec : r.meta.at("records")) {
         valid_correct_ += rec.at("score").get<double>();
@@ -608,8 +613,8 @@ class FewshotDriver : public RoundDriver {
     next_generation();
   }
 
-  void take(const WorkSpec& spec, const Payload& r) override {
-    const auto first = unpack_payload(spec.payload, job_.id).meta.at("first").get<size_t>();
+  void take(const json& request, const Payload& r) override {
+    const auto first = request.at("first").get<size_t>();
     auto acc = r.meta.at("accuracy").get<std::vector<double>>();
     auto ll = r.meta.at("loglik").get<std::vector<double>>();
     for (size_t i = 0; i < acc.size(); ++i) scores_.at(first + i) = CandidateScore{acc[i], ll[i]};
