@@ -8,7 +8,7 @@ two real tasks x every method. Real processes throughout: the t2 binary, mpirun,
                                  the bounded retries, model a's jobs all finish, exit code 1, and
                                  `t2 status` shows the failures with their reason
   campaign_e2e.py kill   WORK K  `mpirun -np 2` killed with SIGKILL (whole process group) at K random
-                                 moments, resumed each time, then run to the end: same digest
+                                 moments of its progress, resumed each time, then run to the end: same digest
 Env: T2_BIN (the t2 binary), T2_SOURCE_DIR, T2_DATA_DIR (else ../shared beside the sources; missing
 data prints SKIPPED and exits 0 so ctest's skip regex reports it).
 """
@@ -143,25 +143,53 @@ def broken(work):
     print("broken model b: its jobs failed with the loader's message, model a finished, exit 1")
 
 
+def progress_signature(run):
+    """(path, size, mtime) of the files that record finished work: checkpoints, evaluation batches, CEM
+    generations, experts, SVD factors, DONE markers (bookkeeping a starting run rewrites is left out)."""
+    sig = []
+    work_file = ("ckpt-", "eval-", "cem-gen-", "expert.h5", "svd-", "DONE")
+    for root, _, files in os.walk(run):
+        for f in files:
+            if not f.startswith(work_file):
+                continue
+            try:
+                st = os.stat(os.path.join(root, f))
+            except FileNotFoundError:
+                continue
+            sig.append((os.path.join(root, f), st.st_size, st.st_mtime_ns))
+    return sorted(sig)
+
+
 def kill(work, kills):
+    """Each run is killed at a random moment measured in the campaign's own progress: after 1 or 2 new
+    writes to the run directory (a checkpoint, an evaluation batch, a CEM generation, a job's DONE)
+    plus a random 0-0.4 s, so the kills land inside the work whatever the machine's speed (fixed
+    delays let a fast, idle machine finish the campaign before the tenth kill)."""
     data_dir()
     run = os.path.join(work, "killed")
     shutil.rmtree(run, ignore_errors=True)
     rng = random.Random(int(os.environ.get("T2_KILL_SEED", "12345")))
     landed = 0
     for k in range(kills):
-        delay = rng.uniform(2.5, 7.5)
+        writes, extra = rng.randint(1, 2), rng.uniform(0.0, 0.4)
+        before = progress_signature(run)
         p = subprocess.Popen([*MPIRUN, "-np", "2", T2, "run", CAMPAIGN, "--no-progress"], env=env_for(work, run),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        t0, seen, deadline = time.time(), 0, time.time() + 300
+        while p.poll() is None and seen < writes and time.time() < deadline:
+            time.sleep(0.03)
+            now = progress_signature(run)
+            if now != before:
+                seen, before = seen + 1, now
         try:
-            p.wait(timeout=delay)
-            print(f"run {k}: finished before its kill at {delay:.1f} s")
+            p.wait(timeout=extra)
+            print(f"run {k}: finished before its kill ({seen} writes seen)")
             break
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait(timeout=60)
             landed += 1
-            print(f"run {k}: SIGKILL after {delay:.1f} s")
+            print(f"run {k}: SIGKILL after {time.time() - t0:.1f} s, {seen} writes + {extra:.2f} s")
     p = run_t2(work, run, 2)
     check(p.returncode == 0, f"final resumed run exit {p.returncode}", p)
     check(landed >= min(kills, 10), f"only {landed} kills landed before the campaign finished")
