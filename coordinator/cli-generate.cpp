@@ -340,7 +340,7 @@ Command add_generate_command(CLI::App& t2) {
       ->delimiter(',');
   app->add_option("--alpha", a->alpha, "fewshot mixture coefficients, one per expert (or per expert per matrix)")
       ->delimiter(',');
-  app->add_option("--mixing", a->mixing, "fewshot mixing: multiplier (sum of sigmoid(z)) or raw_z (the reference)");
+  app->add_option("--mixing", a->mixing, "fewshot mixing: multiplier (sum of sigmoid(z)), logit (sigmoid of the sum of z) or raw_z (the reference)");
   app->add_option("--svd", a->svd_dir, "SVD factors from t2 decompose (default MODEL_DIR/t2-svd)");
   app->add_option("--label", a->label, "skip the classification pass: route as if it answered LABEL");
   app->add_option("--dispatch-compat", a->dispatch_compat,

@@ -45,15 +45,18 @@ Command add_quickstart_init_command(CLI::App& t2) {
       ->check(CLI::Range(261, 65536));
   auto train_items = std::make_shared<size_t>(0);
   auto* ti = app->add_option("--train-items", *train_items,
-                             "training items of arith and choice (code and arith_choice get 3/5 of it; the "
+                             "training items of arith and choice (code gets 3/5 of it; the "
                              "quickstart campaign expects the default, 1000)")
                  ->check(CLI::PositiveNumber);
-  app->add_option("--test-items", o->sizes.test, "test items per task")->check(CLI::PositiveNumber);
+  app->add_option("--test-items", o->sizes.test, "test items of arith, choice and code")->check(CLI::PositiveNumber);
+  app->add_option("--unseen-train-items", o->sizes.unseen_train, "training items of arith_choice")
+      ->check(CLI::PositiveNumber);
+  app->add_option("--unseen-test-items", o->sizes.unseen_test, "test items of arith_choice")->check(CLI::PositiveNumber);
   return {app, [o, steps_given, steps, train_items, ti]() -> int {
             if (steps->count()) o->steps = *steps_given;
             if (ti->count()) {
               o->sizes.train = *train_items;
-              o->sizes.code_train = o->sizes.unseen_train = std::max<size_t>(1, *train_items * 3 / 5);
+              o->sizes.code_train = std::max<size_t>(1, *train_items * 3 / 5);
             }
             T2_CHECK_AS(UsageError, o->shape.heads % o->shape.kv_heads == 0,
                         "--heads {} must be a multiple of --kv-heads {}", o->shape.heads, o->shape.kv_heads);

@@ -334,7 +334,7 @@ std::vector<SyntheticTask> make_tasks(uint64_t seed, const DataSizes& n) {
     t.name = "arith_choice", t.kind = "arc_challenge", t.family = "", t.unseen = true;
     t.train_file = "data/arith_choice-train.jsonl", t.test_file = "data/arith_choice-test.jsonl";
     Rng r(seed, 4);
-    fill(t, n.unseen_train, n.test, [&](bool train, size_t i) {
+    fill(t, n.unseen_train, n.unseen_test, [&](bool train, size_t i) {
       return arith_choice_item(r, fmt::format("arith-choice-{}-{:04d}", train ? "train" : "test", i));
     });
   }

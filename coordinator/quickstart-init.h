@@ -36,7 +36,7 @@ struct ModelShape {
 struct InitOptions {
   std::string out_dir;
   uint64_t seed = 1;
-  int64_t steps = 1500;         // pre-training steps (reproducible)
+  int64_t steps = 2500;         // pre-training steps (reproducible)
   double train_seconds = 0;     // > 0: train for about this long instead (not byte-reproducible)
   int64_t batch_size = 32;
   double lr = 3e-3;

@@ -8,11 +8,19 @@ namespace t2 {
 
 MixingMode mixing_mode_from_name(const std::string& n) {
   if (n == "multiplier") return MixingMode::multiplier;
+  if (n == "logit") return MixingMode::logit;
   if (n == "raw_z") return MixingMode::raw_z;
-  T2_FAIL_AS(UsageError, "unknown mixing '{}' (valid: multiplier = mix sigmoid(z) as t2 does, raw_z = mix raw z "
-             "as the reference code)", n);
+  T2_FAIL_AS(UsageError, "unknown mixing '{}' (valid: multiplier = mix sigmoid(z), logit = sigmoid of the mixed z, "
+             "raw_z = mix raw z as the reference code)", n);
 }
-std::string mixing_mode_name(MixingMode m) { return m == MixingMode::multiplier ? "multiplier" : "raw_z"; }
+std::string mixing_mode_name(MixingMode m) {
+  switch (m) {
+    case MixingMode::multiplier: return "multiplier";
+    case MixingMode::logit: return "logit";
+    case MixingMode::raw_z: return "raw_z";
+  }
+  return "?";
+}
 
 int64_t mixture_dim(int64_t experts, const ZLayout& layout, bool per_matrix) {
   return per_matrix ? experts * static_cast<int64_t>(layout.names.size()) : experts;
@@ -39,6 +47,8 @@ std::vector<float> mixture_multipliers(const std::vector<std::vector<float>>& ex
       off += layout.sizes[p];
     }
   }
+  if (mode == MixingMode::logit)
+    for (auto& v : m) v = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(v))));
   return m;
 }
 

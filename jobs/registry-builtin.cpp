@@ -211,8 +211,9 @@ void register_experiment_kinds(Registry<ExperimentKind>& r) {
               p_num("alpha_max", 1.0, nullptr, "> alpha_min", "upper clamp of alpha"),
               p_bool("per_matrix", true, "one alpha per expert per adapted matrix (per_layer=true)"),
               p_bool("normalize", false, "divide alpha by its sum per matrix (norm_coeffs)"),
-              p_choice("mixing", {"multiplier", "raw_z"},
-                       "multiplier: mix sigmoid(z) (correct); raw_z: mix raw z without sigmoid (reference, §9.1)"),
+              p_choice("mixing", {"multiplier", "logit", "raw_z"},
+                       "multiplier: mix sigmoid(z) (interpolates experts); logit: sigmoid of the mixed z (adds "
+                       "experts' changes); raw_z: mix raw z without sigmoid (reference, §9.1)"),
               p_int("shots", 10, rule_at_least(1), ">= 1", "few-shot examples the search is scored on"),
               shots_seed,
               p_bool("loglik_tiebreak", true, "break accuracy ties by mean log-likelihood"),

@@ -33,6 +33,7 @@ quickstart::InitOptions small(const std::string& dir, uint64_t seed, bool evalua
   o.sizes.code_train = 30;
   o.sizes.unseen_train = 30;
   o.sizes.test = 8;
+  o.sizes.unseen_test = 8;
   return o;
 }
 

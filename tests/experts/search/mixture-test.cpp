@@ -1,5 +1,6 @@
-// Mixing experts: one-hot α reproduces the expert in multiplier mode, raw_z reproduces the reference
-// code's linear mix of raw logits, all-zero α never yields NaN; and the batched population (one
+// Mixing experts: one-hot α reproduces the expert in multiplier and logit mode, raw_z reproduces the
+// reference code's linear mix of raw logits, logit mixing adds the experts' changes where multiplier
+// mixing (scale-blind under the composition's rescale) only interpolates, all-zero α never yields NaN; and the batched population (one
 // forward, per-sequence scales) equals composing each candidate's W' separately.
 #include <gtest/gtest.h>
 
@@ -27,13 +28,48 @@ TEST(Mixture, OneHotReproducesExpertAndRawZIsLinear) {
   for (int i = 0; i < 3; ++i) EXPECT_FLOAT_EQ(raw[i], 0.5f * e[0][i] + 0.25f * e[1][i]);
   for (int i = 3; i < 5; ++i) EXPECT_FLOAT_EQ(raw[i], 1.0f * e[1][i]);
   EXPECT_THROW(mixing_mode_from_name("logits"), UsageError);
+  // logit: sigmoid of the mixed z, so one-hot is expert k again
+  auto lg = mixture_multipliers(e, l, {1.0, 0.0}, false, MixingMode::logit);
+  auto e0 = z_multipliers(e[0]);
+  for (size_t i = 0; i < lg.size(); ++i) EXPECT_FLOAT_EQ(lg[i], e0[i]);
+  lg = mixture_multipliers(e, l, {0.5, 0.0, 0.25, 1.0}, true, MixingMode::logit);
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(lg[i], 1.0 / (1.0 + std::exp(-(0.5 * e[0][i] + 0.25 * e[1][i]))), 1e-6);
+  EXPECT_EQ(mixing_mode_name(mixing_mode_from_name("logit")), "logit");
+}
+
+// Two experts that each move one singular value from a common start z0 (0.1, the init): mixing
+// multipliers with α = (1, 1) is (½, ½) up to scale, which the composition divides out, so each
+// expert's change is roughly halved; mixing logits with α = (1, 1) keeps most of both changes (all of
+// them but the sigmoid's curvature).
+TEST(Mixture, LogitMixingAddsChangesMultiplierMixingInterpolates) {
+  ZLayout l{{"w"}, {3}};
+  const float z0 = 0.1f, d = 2.0f;
+  std::vector<std::vector<float>> e{{z0 + d, z0, z0}, {z0, z0 + d, z0}};
+  // Relative multipliers after the composition's rescale: m / mean(m) (equal σ).
+  auto relative = [](std::vector<float> m) {
+    double s = 0;
+    for (float v : m) s += v;
+    for (float& v : m) v = static_cast<float>(v * m.size() / s);
+    return m;
+  };
+  auto one = relative(z_multipliers(e[0]));
+  auto mult = relative(mixture_multipliers(e, l, {1.0, 1.0}, false, MixingMode::multiplier));
+  auto half = relative(mixture_multipliers(e, l, {0.5, 0.5}, false, MixingMode::multiplier));
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(mult[i], half[i], 1e-6);  // scale-blind: (1,1) == (½,½)
+  // expert 0's boost of singular value 0 over value 2 (log ratio): alone 0.53, multiplier mixing 0.30,
+  // logit mixing 0.49; and expert 1's boost of value 1 the same by symmetry
+  auto lgt = relative(mixture_multipliers(e, l, {1.0, 1.0}, false, MixingMode::logit));
+  const double alone = std::log(one[0] / one[2]);
+  EXPECT_LT(std::log(mult[0] / mult[2]), 0.7 * alone);
+  EXPECT_GT(std::log(lgt[0] / lgt[2]), 0.9 * alone);
+  EXPECT_GT(std::log(lgt[1] / lgt[2]), 0.9 * alone);
 }
 
 TEST(Mixture, AllZeroCoefficientsGiveBaseWeightsNotNaN) {
   MlpPolicy model(12, 6, 8, 2);
   auto l = model.layout();
   std::vector<std::vector<float>> e{z_init(l, 1, 0.1, 1.0), z_init(l, 2, 0.1, 1.0)};
-  for (auto mode : {MixingMode::multiplier, MixingMode::raw_z}) {
+  for (auto mode : {MixingMode::multiplier, MixingMode::logit, MixingMode::raw_z}) {
     auto m = mixture_multipliers(e, l, std::vector<double>(2 * l.names.size(), 0.0), true, mode);
     auto mt = torch::tensor(m).unsqueeze(0);
     model.adapt_multipliers(mt);
