@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "core/files.h"
 #include "experts/decompose.h"
@@ -169,6 +170,17 @@ torch::Tensor population(const ZLayout& l, int64_t P) {
   return torch::stack(rows);
 }
 
+// The REINFORCE step both policies are timed on: 16 prompts x 2 samples, 32 new tokens.
+ReinforceConfig step_config() {
+  ReinforceConfig c;
+  c.batch_size = 16;
+  c.samples_per_prompt = 2;
+  c.temperature = 1.0;
+  c.max_new_tokens = 32;
+  c.baseline = Baseline::group_mean;
+  return c;
+}
+
 void print_population(const char* what, int64_t P, int64_t shots, const Timing& batched, const Timing& single,
                       double maxdiff) {
   std::printf("population of %lld candidates x %lld shots on %s:\n", static_cast<long long>(P),
@@ -178,6 +190,35 @@ void print_population(const char* what, int64_t P, int64_t shots, const Timing& 
               single.wall / batched.wall, maxdiff);
   std::printf("  thread CPU time: batched %.4f s | candidate by candidate %.4f s | speed-up %.2fx\n", batched.cpu,
               single.cpu, single.cpu / batched.cpu);
+}
+
+// Population `m` ([P, total] multipliers) scored on the shots in ONE batched forward of `pol` (one
+// multiplier row per sequence: candidate p owns sequences p*shots .. p*shots+shots-1), timed against
+// `single(p)`, candidate p's log-softmax rows computed with its W' composed densely; prints both and
+// their largest difference.
+void bench_population(const char* what, PolicyModel& pol, const torch::Tensor& m,
+                      const std::vector<TokenSeq>& shot_prompts, const std::vector<TokenSeq>& shot_answers,
+                      const std::function<torch::Tensor(int64_t p)>& single) {
+  torch::NoGradGuard no_grad;
+  const int64_t P = m.size(0), shots = static_cast<int64_t>(shot_prompts.size());
+  std::vector<TokenSeq> all_p, all_a;
+  for (int64_t p = 0; p < P; ++p)
+    for (int64_t s = 0; s < shots; ++s) all_p.push_back(shot_prompts[s]), all_a.push_back(shot_answers[s]);
+  auto m_seq = m.repeat_interleave(shots, 0);
+  torch::Tensor batched;
+  Timing t_batched = best_of_both(3, [&] {
+    pol.adapt_multipliers(m_seq);
+    batched = pol.completion_log_softmax(all_p, all_a);
+    pol.adapt_base();
+  });
+  std::vector<torch::Tensor> one(P);
+  Timing t_single = best_of_both(1, [&] {
+    for (int64_t p = 0; p < P; ++p) one[p] = single(p);
+  });
+  double maxdiff = 0;
+  for (int64_t p = 0; p < P; ++p)
+    maxdiff = std::max(maxdiff, (batched.narrow(0, p * shots, shots) - one[p]).abs().max().item<double>());
+  print_population(what, P, shots, t_batched, t_single, maxdiff);
 }
 
 }  // namespace
@@ -198,12 +239,7 @@ int main(int argc, char** argv) {
   {
     const int64_t vocab = quick ? 256 : 1024, embed = quick ? 128 : 512, width = quick ? 256 : 1024;
     MlpPolicy model(vocab, embed, width, 1);
-    ReinforceConfig c;
-    c.batch_size = 16;
-    c.samples_per_prompt = 2;
-    c.temperature = 1.0;
-    c.max_new_tokens = 32;
-    c.baseline = Baseline::group_mean;
+    ReinforceConfig c = step_config();
     char what[128];
     std::snprintf(what, sizeof what, "MlpPolicy (vocab %lld, width %lld)", static_cast<long long>(vocab),
                   static_cast<long long>(width));
@@ -221,33 +257,16 @@ int main(int argc, char** argv) {
     auto m = population(l, P);
     auto shot_prompts = prompts(shots, 6, vocab, 7);
     auto shot_answers = prompts(shots, 8, vocab, 8);
-    std::vector<TokenSeq> all_p, all_a;
-    for (int64_t p = 0; p < P; ++p)
-      for (int64_t s = 0; s < shots; ++s) all_p.push_back(shot_prompts[s]), all_a.push_back(shot_answers[s]);
-    // One row of multipliers per sequence: candidate p owns sequences p*shots .. p*shots+shots-1.
-    auto m_seq = m.repeat_interleave(shots, 0);
-    torch::Tensor batched;
-    Timing t_batched = best_of_both(3, [&] {
-      model.adapt_multipliers(m_seq);
-      batched = model.completion_log_softmax(all_p, all_a);
-    });
-    std::vector<torch::Tensor> single(P);
-    Timing t_single = best_of_both(1, [&] {
-      for (int64_t p = 0; p < P; ++p) {
-        std::vector<torch::Tensor> Wp;
-        for (size_t i = 0; i < l.names.size(); ++i)
-          Wp.push_back(svf_compose(model.factors()[i], m[p].narrow(0, l.offset(i), l.sizes[i]), torch::kFloat32));
-        model.adapt_dense(Wp);
-        single[p] = model.completion_log_softmax(shot_prompts, shot_answers);
-      }
-    });
-    double maxdiff = 0;
-    for (int64_t p = 0; p < P; ++p)
-      maxdiff = std::max(maxdiff, (batched.narrow(0, p * shots, shots) - single[p]).abs().max().item<double>());
     std::string what = "MlpPolicy (matrices";
     for (auto& f : model.factors()) what += " " + std::to_string(f.U.size(0)) + "x" + std::to_string(f.V.size(0));
     what += ")";
-    print_population(what.c_str(), P, shots, t_batched, t_single, maxdiff);
+    bench_population(what.c_str(), model, m, shot_prompts, shot_answers, [&](int64_t p) {
+      std::vector<torch::Tensor> Wp;
+      for (size_t i = 0; i < l.names.size(); ++i)
+        Wp.push_back(svf_compose(model.factors()[i], m[p].narrow(0, l.offset(i), l.sizes[i]), torch::kFloat32));
+      model.adapt_dense(Wp);
+      return model.completion_log_softmax(shot_prompts, shot_answers);
+    });
   }
 
   // 1b, 2b. The same on the runtime's transformer: TransformerPolicy over a random Llama-shaped
@@ -267,12 +286,7 @@ int main(int argc, char** argv) {
       std::snprintf(what, sizeof what, "TransformerPolicy (Llama-shaped, hidden %lld, %lld layers, MLP %lld, vocab "
                     "%lld; decompose %.2f s)", static_cast<long long>(hidden), static_cast<long long>(layers),
                     static_cast<long long>(inter), static_cast<long long>(vocab), t_svd);
-      ReinforceConfig c;
-      c.batch_size = 16;
-      c.samples_per_prompt = 2;
-      c.temperature = 1.0;
-      c.max_new_tokens = 32;
-      c.baseline = Baseline::group_mean;
+      ReinforceConfig c = step_config();
       pol.set_use_config_eos(false);
       reinforce_step_split(what, pol, c, 16);
 
@@ -282,36 +296,20 @@ int main(int argc, char** argv) {
       auto m = population(l, P);
       auto shot_prompts = prompts(shots, 6, vocab, 7);
       auto shot_answers = prompts(shots, 8, vocab, 8);
-      std::vector<TokenSeq> all_p, all_a;
-      for (int64_t p = 0; p < P; ++p)
-        for (int64_t s = 0; s < shots; ++s) all_p.push_back(shot_prompts[s]), all_a.push_back(shot_answers[s]);
-      auto m_seq = m.repeat_interleave(shots, 0);
-      torch::Tensor batched;
-      Timing t_batched = best_of_both(3, [&] {
-        pol.adapt_multipliers(m_seq);
-        batched = pol.completion_log_softmax(all_p, all_a);
-        pol.adapt_base();
-      });
       std::vector<torch::Tensor> originals;
       for (auto& n : l.names) originals.push_back(model->weight(n).clone());
       std::vector<std::vector<int32_t>> sp, sa;
       for (auto& v : shot_prompts) sp.emplace_back(v.begin(), v.end());
       for (auto& v : shot_answers) sa.emplace_back(v.begin(), v.end());
-      std::vector<torch::Tensor> single(P);
-      Timing t_single = best_of_both(1, [&] {
-        for (int64_t p = 0; p < P; ++p) {
-          for (size_t i = 0; i < l.names.size(); ++i)
-            model->set_weight(l.names[i], svf_compose(pol.shard().factors[i], m[p].narrow(0, l.offset(i), l.sizes[i]),
-                                                      torch::kFloat32));
-          single[p] = model->completion_log_softmax(sp, sa);
-        }
-      });
+      bench_population("TransformerPolicy (every token of the shots through the model)", pol, m, shot_prompts,
+                       shot_answers, [&](int64_t p) {
+                         for (size_t i = 0; i < l.names.size(); ++i)
+                           model->set_weight(l.names[i], svf_compose(pol.shard().factors[i],
+                                                                     m[p].narrow(0, l.offset(i), l.sizes[i]),
+                                                                     torch::kFloat32));
+                         return model->completion_log_softmax(sp, sa);
+                       });
       for (size_t i = 0; i < l.names.size(); ++i) model->set_weight(l.names[i], originals[i]);
-      double maxdiff = 0;
-      for (int64_t p = 0; p < P; ++p)
-        maxdiff = std::max(maxdiff, (batched.narrow(0, p * shots, shots) - single[p]).abs().max().item<double>());
-      print_population("TransformerPolicy (every token of the shots through the model)", P, shots, t_batched,
-                       t_single, maxdiff);
     }
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
