@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "coordinator/campaign-data.h"
-#include "coordinator/work-executor.h"
+#include "workers/work-executor.h"
 #include "coordinator/work-payload.h"
 #include "core/check.h"
 #include "core/error.h"

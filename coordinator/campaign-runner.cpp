@@ -21,7 +21,7 @@
 #include "coordinator/scheduler.h"
 #include "coordinator/status-server-metrics.h"
 #include "coordinator/status-server.h"
-#include "coordinator/work-executor.h"
+#include "workers/work-executor.h"
 #include "coordinator/work-transport-mpi.h"
 #include "coordinator/work-transport-threads.h"
 #include "core/check.h"

@@ -1,4 +1,4 @@
-// t2 submit and t2 cancel: the commands of coordinator/cli-submit.cpp and cli-cancel.cpp, parsed and
+// t2 submit and t2 cancel: the commands of cli/cli-submit.cpp and cli-cancel.cpp, parsed and
 // run in-process (the same code the t2 binary runs, without linking the torch libraries). The dry
 // run renders one script per resource shape from the campaign's slurm section; a real submission
 // against the local Slurm records the jobs in the run directory and t2 cancel cancels them.
@@ -12,7 +12,7 @@
 
 #include "cluster/slurm-client.h"
 #include "cluster/slurm-run-jobs.h"
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "tests/support/test-support.h"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 #include "core/error.h"
 
 namespace t2::test {

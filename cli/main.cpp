@@ -1,3 +1,3 @@
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 
 int main(int argc, char** argv) { return t2::cli::run_main(argc, argv); }

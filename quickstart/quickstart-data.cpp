@@ -1,4 +1,4 @@
-#include "coordinator/quickstart-data.h"
+#include "quickstart/quickstart-data.h"
 
 #include <algorithm>
 #include <set>

@@ -9,7 +9,7 @@
 
 #include "cluster/slurm-client.h"
 #include "cluster/slurm-run-jobs.h"
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 #include "core/check.h"
 #include "core/files.h"
 

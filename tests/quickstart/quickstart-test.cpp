@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "coordinator/quickstart-data.h"
-#include "coordinator/quickstart-init.h"
+#include "quickstart/quickstart-data.h"
+#include "quickstart/quickstart-init.h"
 #include "core/files.h"
 #include "jobs/task.h"
 #include "tests/support/test-support.h"

@@ -9,7 +9,7 @@
 #include <iostream>
 #include <memory>
 
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 #include "core/check.h"
 #include "core/files.h"
 #include "core/names.h"

@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "coordinator/campaign-runner.h"
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 #include "core/error.h"
 #include "jobs/campaign.h"
 #include "jobs/config-override.h"

@@ -12,7 +12,7 @@
 #include <iostream>
 #include <memory>
 
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 #include "coordinator/memory-plan-model.h"
 #include "coordinator/memory-plan.h"
 #include "core/check.h"

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <memory>
 
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 #include "core/check.h"
 #include "experts/expert-file.h"
 

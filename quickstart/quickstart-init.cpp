@@ -1,4 +1,4 @@
-#include "coordinator/quickstart-init.h"
+#include "quickstart/quickstart-init.h"
 
 #include <algorithm>
 #include <chrono>

@@ -1,5 +1,5 @@
 // t2 quickstart-init OUT_DIR: build the quickstart's tiny default model and synthetic tasks
-// (coordinator/quickstart-init.h, docs/quickstart.md).
+// (quickstart/quickstart-init.h, docs/quickstart.md).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <memory>
 
-#include "coordinator/cli.h"
-#include "coordinator/quickstart-init.h"
+#include "cli/cli.h"
+#include "quickstart/quickstart-init.h"
 #include "core/check.h"
 
 namespace t2::cli {

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <vector>
 
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/version.h"

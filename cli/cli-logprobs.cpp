@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 #include "core/check.h"
 #include "workers/runtime-group.h"
 

@@ -1,5 +1,5 @@
 // The worker side of a campaign (work-executor.h). Torch lives here, not in the header.
-#include "coordinator/work-executor.h"
+#include "workers/work-executor.h"
 
 #include <torch/torch.h>
 

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <memory>
 
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 #include "results/report-html.h"
 #include "results/run-reader.h"
 

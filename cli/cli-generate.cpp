@@ -18,7 +18,7 @@
 #include <optional>
 #include <sstream>
 
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 #include "core/check.h"
 #include "core/files.h"
 #include "experts/dispatch.h"

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <memory>
 
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 #include "results/result-table.h"
 #include "results/run-reader.h"
 

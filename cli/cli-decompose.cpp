@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 #include "experts/decompose.h"
 
 namespace t2::cli {

@@ -26,7 +26,7 @@
 #include "cluster/slurm-run-jobs.h"
 #include "cluster/slurm-script.h"
 #include "cluster/world-layout.h"
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 #include "coordinator/memory-plan-model.h"
 #include "coordinator/memory-plan.h"
 #include "core/check.h"

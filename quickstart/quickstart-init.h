@@ -1,7 +1,7 @@
 // `t2 quickstart-init OUT_DIR`: builds the quickstart's own default model and tasks, so the whole
 // Transformer² method can be seen working on a laptop CPU (examples/quickstart.yaml, docs/quickstart.md).
 //
-//   OUT_DIR/data/*.jsonl   the synthetic tasks (coordinator/quickstart-data.h) in their kinds' formats
+//   OUT_DIR/data/*.jsonl   the synthetic tasks (quickstart/quickstart-data.h) in their kinds' formats
 //   OUT_DIR/model/         a tiny LlamaForCausalLM in the Hugging Face layout: config.json,
 //                          generation_config.json, model.safetensors, tokenizer.json (byte-level BPE
 //                          learned on the prompts), tokenizer_config.json (Llama 3 chat template),
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/quickstart-data.h"
+#include "quickstart/quickstart-data.h"
 
 namespace t2::quickstart {
 

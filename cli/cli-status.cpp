@@ -9,7 +9,7 @@
 #include <iostream>
 #include <memory>
 
-#include "coordinator/cli.h"
+#include "cli/cli.h"
 #include "coordinator/progress-run-dir.h"
 #include "coordinator/progress.h"
 #include "coordinator/status-server-client.h"
