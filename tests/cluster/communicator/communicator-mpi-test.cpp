@@ -92,15 +92,16 @@ TEST(CommunicatorMpi, CollectiveTimesOutWhenARankNeverJoins) {
     }
     const double took = seconds_since(t0);
     EXPECT_GE(took, 0.5);
-    EXPECT_LT(took, 3.0);
+    EXPECT_LT(took, 60.0) << "the deadline did not end the wait";  // without it: forever
     // broken from now on
     EXPECT_THROW(c->barrier({Seconds(1)}), t2::Error);
   }
   // The late rank joins after everyone timed out, so the abandoned operation completes and the
   // communicator can be freed; the world barrier drives the other ranks' MPI progress meanwhile.
+  // Creating `world` is collective over every rank, so the late rank passes it only once every
+  // other rank has timed out: an ordering by event, not by a sleep.
   auto world = t2::make_mpi_communicator();
   if (me == n - 1) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     c->all_reduce({buf.data(), buf.size(), t2::DType::f32, -1}, t2::ReduceOp::sum, {Seconds(30)});
   }
   world->barrier({Seconds(30)});
@@ -120,7 +121,7 @@ TEST(CommunicatorMpi, RecvTimesOutNamingThePeerAndStaysUsable) {
       EXPECT_NE(m.find("peer rank " + std::to_string(n - 1)), std::string::npos) << m;
       EXPECT_NE(m.find("recv"), std::string::npos) << m;
     }
-    EXPECT_LT(seconds_since(t0), 2.0);
+    EXPECT_LT(seconds_since(t0), 60.0) << "the deadline did not end the wait";  // without it: forever
   }
   c->barrier({Seconds(30)});  // still usable after a cancelled recv
 }

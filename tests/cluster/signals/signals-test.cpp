@@ -48,9 +48,10 @@ TEST_F(Signals, WaitReturnsWhenASignalArrivesFromAnotherThread) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     ::kill(::getpid(), SIGUSR1);
   });
-  EXPECT_TRUE(t2::wait_for_preemption(10));
+  EXPECT_TRUE(t2::wait_for_preemption(300));
   sender.join();
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+  // Returned on the signal, not at its 300 s limit (the bound only catches that, not speed).
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 150.0);
 }
 
 TEST_F(Signals, WaitTimesOutWithoutASignal) {
@@ -58,7 +59,7 @@ TEST_F(Signals, WaitTimesOutWithoutASignal) {
   EXPECT_FALSE(t2::wait_for_preemption(0.2));
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_GE(took, 0.19);
-  EXPECT_LT(took, 3.0);
+  EXPECT_LT(took, 60.0);  // a hang, not a slow machine
 }
 
 TEST_F(Signals, ManySignalsDoNotBlockTheHandler) {

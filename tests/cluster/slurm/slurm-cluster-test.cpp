@@ -85,7 +85,7 @@ TEST_F(SlurmCluster, MpiHelloUnderSrunPmix) {
   s.ntasks = 2;
   s.command = {T2_SLURM_MPI_HELLO};
   const std::string job = submit(s);
-  const auto jobs = client_.wait_until(job, finished, t2::Deadline::after(Seconds(60)), "finishing");
+  const auto jobs = client_.wait_until(job, finished, t2::Deadline::after(Seconds(300)), "finishing");
   ASSERT_EQ(jobs.size(), 1u);
   const std::string out = logs("hello-srun", job);
   EXPECT_EQ(jobs[0].state, "COMPLETED") << out;
@@ -103,7 +103,7 @@ TEST_F(SlurmCluster, MpiHelloUnderMpirunInTheAllocation) {
   s.env = {{"OMPI_ALLOW_RUN_AS_ROOT", "1"}, {"OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1"}};
   s.command = {T2_SLURM_MPI_HELLO};
   const std::string job = submit(s);
-  const auto jobs = client_.wait_until(job, finished, t2::Deadline::after(Seconds(60)), "finishing");
+  const auto jobs = client_.wait_until(job, finished, t2::Deadline::after(Seconds(300)), "finishing");
   const std::string out = logs("hello-mpirun", job);
   EXPECT_EQ(jobs.at(0).state, "COMPLETED") << out;
   EXPECT_EQ(count(out, "of 2 allreduce sum=2"), 2u) << out;
@@ -114,7 +114,7 @@ TEST_F(SlurmCluster, ArrayOfThreeTasks) {
   s.array = "0-2";
   s.command = {"sh", "-c", "echo task=$SLURM_ARRAY_TASK_ID of $SLURM_ARRAY_TASK_COUNT"};
   const std::string job = submit(s);
-  const auto jobs = client_.wait_until(job, finished, t2::Deadline::after(Seconds(60)), "finishing");
+  const auto jobs = client_.wait_until(job, finished, t2::Deadline::after(Seconds(300)), "finishing");
   ASSERT_EQ(jobs.size(), 3u);
   for (int t = 0; t < 3; ++t) {
     const std::string file = dir_ + "/arr-" + job + "_" + std::to_string(t) + ".out";
@@ -131,13 +131,13 @@ TEST_F(SlurmCluster, CancelStopsARunningJob) {
   auto s = base("sleeper");
   s.command = {"sleep", "300"};
   const std::string job = submit(s);
-  client_.wait_until(job, running, t2::Deadline::after(Seconds(30)), "starting");
+  client_.wait_until(job, running, t2::Deadline::after(Seconds(300)), "starting");
   const auto q = client_.queue({job});
   ASSERT_EQ(q.size(), 1u);
   EXPECT_EQ(q[0].state, "RUNNING");
   const auto t0 = t2::Clock::now();
   client_.cancel({job});
-  const auto jobs = client_.wait_until(job, finished, t2::Deadline::after(Seconds(30)), "cancelling");
+  const auto jobs = client_.wait_until(job, finished, t2::Deadline::after(Seconds(300)), "cancelling");
   EXPECT_EQ(jobs.at(0).state, "CANCELLED");
   EXPECT_LT(std::chrono::duration_cast<Seconds>(t2::Clock::now() - t0).count(), 20.0);
 }
@@ -151,10 +151,10 @@ TEST_F(SlurmCluster, CancelRunJobsCancelsOnlyLiveJobsOfTheRun) {
   const std::string sleeper = submit(s);
   t2::record_submitted_job(dir_, {quick, "quick.sbatch", "test", "", ""});
   t2::record_submitted_job(dir_, {sleeper, "sleeper2.sbatch", "test", "", ""});
-  client_.wait_until(quick, finished, t2::Deadline::after(Seconds(30)), "finishing");
-  client_.wait_until(sleeper, running, t2::Deadline::after(Seconds(30)), "starting");
+  client_.wait_until(quick, finished, t2::Deadline::after(Seconds(300)), "finishing");
+  client_.wait_until(sleeper, running, t2::Deadline::after(Seconds(300)), "starting");
   EXPECT_EQ(t2::cancel_run_jobs(dir_, client_), std::vector<std::string>{sleeper});
-  client_.wait_until(sleeper, finished, t2::Deadline::after(Seconds(30)), "cancelling");
+  client_.wait_until(sleeper, finished, t2::Deadline::after(Seconds(300)), "cancelling");
   const auto states = t2::run_job_states(dir_, client_);
   ASSERT_EQ(states.size(), 2u);
   EXPECT_EQ(states[0].tasks.at(0).state, "COMPLETED");
@@ -166,16 +166,16 @@ TEST_F(SlurmCluster, PreemptedJobRequeuesItselfAndResumes) {
   auto s = base("preempt");
   s.command = {T2_SLURM_PREEMPT_HELPER};
   const std::string job = submit(s);
-  client_.wait_until(job, running, t2::Deadline::after(Seconds(30)), "starting");
+  client_.wait_until(job, running, t2::Deadline::after(Seconds(300)), "starting");
   // send the signal only once the helper has installed its handlers
-  const auto ready_by = t2::Deadline::after(Seconds(30));
+  const auto ready_by = t2::Deadline::after(Seconds(300));
   while (logs("preempt", job).find("ready restart=0") == std::string::npos) {
     ASSERT_FALSE(ready_by.expired()) << "helper never became ready:\n" << logs("preempt", job);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   client_.cancel({job}, "USR1");  // what --signal=USR1@120 does before the time limit
   const auto jobs = client_.wait_until(
-      job, [](const t2::SlurmJob& j) { return j.finished() && j.restarts >= 1; }, t2::Deadline::after(Seconds(90)),
+      job, [](const t2::SlurmJob& j) { return j.finished() && j.restarts >= 1; }, t2::Deadline::after(Seconds(300)),
       "requeue and second start");
   const std::string out = logs("preempt", job);
   EXPECT_EQ(jobs.at(0).state, "COMPLETED") << out;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -123,22 +124,43 @@ TEST(Scheduler, ModelAffinityKeepsGroupsOnTheirModel) {
   EXPECT_LE(snap.model_switches, 1);
 }
 
+// Waits, with a deadline that only catches hangs, until pred() holds; returns whether it did.
+template <class Pred>
+bool wait_until(std::mutex& mu, std::condition_variable& cv, Pred pred, Seconds deadline = Seconds(120)) {
+  std::unique_lock<std::mutex> l(mu);
+  return cv.wait_for(l, deadline, pred);
+}
+
 TEST(Scheduler, PullBasedBalancingKeepsEveryGroupBusy) {
   Recorder rec;
   Behaviour b;
   b.delay = Seconds(0.02);
-  ThreadTransport tr(4, make_executor(rec, b));
+  auto base = make_executor(rec, b);
+  // Each group's first item waits until all four groups hold one: the groups provably run at the
+  // same time, whatever the machine's speed (no wall-clock comparison).
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<int> entered;
+  ThreadTransport tr(4, [&](const WorkItem& item, ThreadTransport::Context& ctx) {
+    bool first = false;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      first = entered.insert(ctx.group).second;
+    }
+    cv.notify_all();
+    if (first) EXPECT_TRUE(wait_until(mu, cv, [&] { return entered.size() == 4; })) << "groups never overlapped";
+    return base(item, ctx);
+  });
   SchedulerOptions opt;
-  opt.item_timeout = Seconds(10);
+  opt.item_timeout = Seconds(300);
   Scheduler s({batch_job("eval", "m", 32)}, ranks(4), opt);
-  const auto t0 = Clock::now();
   EXPECT_EQ(s.run(tr), 0);
-  const double wall = std::chrono::duration_cast<Seconds>(Clock::now() - t0).count();
   auto runs = rec.all();
   std::map<int, int> per_group;
   for (const auto& e : runs) ++per_group[e.group];
   ASSERT_EQ(per_group.size(), 4u);
-  for (auto [g, n] : per_group) EXPECT_GE(n, 4) << "group " << g << " was starved";
+  // Pull-based: every group keeps taking items (a loaded machine may delay one thread a while).
+  for (auto [g, n] : per_group) EXPECT_GE(n, 2) << "group " << g << " was starved";
   // Peak concurrency from the recorded start/end order: all four groups worked at the same time.
   std::vector<std::pair<uint64_t, int>> edges;
   for (const auto& e : runs) {
@@ -149,8 +171,6 @@ TEST(Scheduler, PullBasedBalancingKeepsEveryGroupBusy) {
   int now = 0, peak = 0;
   for (auto [seq, d] : edges) peak = std::max(peak, now += d);
   EXPECT_EQ(peak, 4);
-  // Timing is loose on a shared 2-core machine: only "clearly better than serial" (640 ms).
-  EXPECT_LT(wall, 32 * 0.02) << "not parallel: " << wall << " s";
 }
 
 TEST(Scheduler, SlowGroupGetsFewerItems) {
@@ -159,14 +179,34 @@ TEST(Scheduler, SlowGroupGetsFewerItems) {
   b.delay = Seconds(0.002);
   b.fault = nullptr;
   auto base = make_executor(rec, b);
-  // Group 0 is 30 times slower: pull-based dispatch gives it proportionally less.
-  ThreadTransport tr(2, [base](const WorkItem& item, ThreadTransport::Context& ctx) {
-    if (ctx.group == 0) ctx.sleep_for(Seconds(0.06));
-    return base(item, ctx);
+  // Group 0 is slow by construction, not by the clock: each of its items ends only after group 1
+  // has finished 5 more (or no work is left for group 1). Pull-based dispatch must then give
+  // group 0 at most a sixth of the items.
+  constexpr int n_items = 60;
+  std::mutex mu;
+  std::condition_variable cv;
+  int done_by_1 = 0, done_total = 0;
+  ThreadTransport tr(2, [&](const WorkItem& item, ThreadTransport::Context& ctx) {
+    if (ctx.group == 0) {
+      int start;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        start = done_by_1;
+      }
+      EXPECT_TRUE(wait_until(mu, cv, [&] { return done_by_1 >= start + 5 || done_total >= n_items - 1; }));
+    }
+    auto r = base(item, ctx);
+    {
+      std::lock_guard<std::mutex> l(mu);
+      ++done_total;
+      if (ctx.group == 1) ++done_by_1;
+    }
+    cv.notify_all();
+    return r;
   });
   SchedulerOptions opt;
-  opt.item_timeout = Seconds(10);
-  Scheduler s({batch_job("eval", "m", 40)}, ranks(2), opt);
+  opt.item_timeout = Seconds(300);
+  Scheduler s({batch_job("eval", "m", n_items)}, ranks(2), opt);
   EXPECT_EQ(s.run(tr), 0);
   std::map<int, int> per_group;
   for (const auto& e : rec.all()) ++per_group[e.group];
@@ -240,7 +280,8 @@ TEST(Scheduler, HungGroupIsReportedAndItsItemRunsElsewhere) {
   std::vector<std::string> incidents;
   std::mutex imu;
   SchedulerOptions opt;
-  opt.item_timeout = Seconds(0.3);
+  // Long enough that no honest 5 ms item misses it on a loaded machine, far shorter than the hang.
+  opt.item_timeout = Seconds(3);
   opt.poll_interval = Seconds(0.05);
   opt.on_incident = [&](const std::string& l) {
     std::lock_guard<std::mutex> g(imu);
@@ -250,14 +291,15 @@ TEST(Scheduler, HungGroupIsReportedAndItsItemRunsElsewhere) {
   const auto t0 = Clock::now();
   EXPECT_EQ(s.run(tr), 0);
   const double wall = std::chrono::duration_cast<Seconds>(Clock::now() - t0).count();
-  EXPECT_LT(wall, 0.3 + 20 * 0.005 + 1.0) << "the hang was not cut at its deadline";
+  // The hung executor sleeps 60 s: finishing well before that means the deadline cut it.
+  EXPECT_LT(wall, 45.0) << "the run waited for the hung item instead of its deadline";
 
   std::string report;
   for (const auto& l : incidents)
     if (l.find("did not answer") != std::string::npos) report = l;
   ASSERT_FALSE(report.empty()) << "no hang report";
   EXPECT_NE(report.find("group 1 (rank 2)"), std::string::npos) << report;
-  EXPECT_NE(report.find("within 0.3 s"), std::string::npos) << report;
+  EXPECT_NE(report.find("within 3.0 s"), std::string::npos) << report;
   EXPECT_NE(report.find("job eval-gsm8k"), std::string::npos) << report;
   EXPECT_NE(report.find("last request: item"), std::string::npos) << report;
 
@@ -302,12 +344,12 @@ TEST(Scheduler, SendFailureRequeuesAtOnce) {
   UndeliverableGroup tr(threads);
   std::vector<std::string> incidents;
   SchedulerOptions opt;
-  opt.item_timeout = Seconds(30);  // must not be waited for
+  opt.item_timeout = Seconds(600);  // must not be waited for
   opt.on_incident = [&](const std::string& l) { incidents.push_back(l); };
   Scheduler s({batch_job("e", "m", 6)}, ranks(2), opt);
   const auto t0 = Clock::now();
   EXPECT_EQ(s.run(tr), 0);
-  EXPECT_LT(std::chrono::duration_cast<Seconds>(Clock::now() - t0).count(), 5.0);
+  EXPECT_LT(std::chrono::duration_cast<Seconds>(Clock::now() - t0).count(), 300.0) << "waited for the item deadline";
   for (const auto& e : rec.all()) EXPECT_EQ(e.group, 0);
   EXPECT_EQ(rec.all().size(), 6u);
   ASSERT_FALSE(incidents.empty());
@@ -326,7 +368,8 @@ TEST(Scheduler, NoResponsiveGroupFailsInsteadOfHanging) {
   Scheduler s({batch_job("e", "m", 3), batch_job("next", "m", 1, {"e"})}, ranks(1), opt);
   const auto t0 = Clock::now();
   EXPECT_EQ(s.run(tr), 1);
-  EXPECT_LT(std::chrono::duration_cast<Seconds>(Clock::now() - t0).count(), 2.0);
+  // The hung executors sleep 60 s: ending well before means the deadlines cut them.
+  EXPECT_LT(std::chrono::duration_cast<Seconds>(Clock::now() - t0).count(), 45.0);
   auto snap = s.snapshot();
   EXPECT_EQ(job(snap, "e").state, JobState::failed);
   EXPECT_NE(job(snap, "e").reason.find("no responsive worker group left"), std::string::npos) << job(snap, "e").reason;

@@ -46,13 +46,20 @@ std::string http_get(uint16_t port, const std::string& path) {
 }
 
 TEST(LiveCampaign, StatusAndProgressFollowTheScheduler) {
-  ThreadTransport tr(2, [](const WorkItem& item, ThreadTransport::Context& ctx) {
+  // Group 0 holds its first item until a scrape has shown it busy: the live state is observed by
+  // construction, not because the scrapes happened to be fast enough (60 s only catches a hang).
+  std::atomic<bool> seen_busy{false}, held{false};
+  ThreadTransport tr(2, [&](const WorkItem& item, ThreadTransport::Context& ctx) {
+    if (ctx.group == 0 && !held.exchange(true)) {
+      const auto until = Clock::now() + std::chrono::seconds(60);
+      while (!seen_busy && Clock::now() < until && !ctx.stopping()) ctx.sleep_for(Seconds(0.005));
+    }
     ctx.sleep_for(Seconds(0.01));
     if (item.job == "eval-bad") throw std::runtime_error("tokenizer mismatch");
     return std::string();
   });
   SchedulerOptions opt;
-  opt.item_timeout = Seconds(10);
+  opt.item_timeout = Seconds(120);
   opt.max_attempts = 2;
   opt.poll_interval = Seconds(0.02);
   Scheduler sched({JobSpec{"eval-a", "evaluate", "m", {}, std::make_shared<BatchDriver>("eval-batch", 120, 4)},
@@ -71,6 +78,10 @@ TEST(LiveCampaign, StatusAndProgressFollowTheScheduler) {
   std::thread watcher([&] {
     while (!sched.finished()) {
       seen_metrics.push_back(http_get(server.port(), "/metrics"));
+      const auto& m = seen_metrics.back();
+      if (m.find("t2_campaign_finished 0") != std::string::npos &&
+          m.find("t2_worker_busy{group=\"0\",rank=\"1\"} 1") != std::string::npos)
+        seen_busy = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(30));
     }
   });

@@ -203,38 +203,49 @@ TEST(StatusServer, ThrowingCallbackGives500AndTheServerGoesOn) {
 TEST(StatusServer, SurvivesFuzzSlowlorisAndFloods) {
   Fixture f;
   StatusServerOptions o;
-  o.read_timeout = Seconds(1);
-  o.write_timeout = Seconds(1);
+  // The slow connections below stay open for this long: the checker must be answered meanwhile.
+  o.read_timeout = Seconds(8);
+  o.write_timeout = Seconds(8);
   o.max_connections = 48;
   StatusServer server(o, f.status(), f.metrics());
   const uint16_t port = server.port();
 
-  // The checker: a valid request every 20 ms, each must be answered within 2.5 s.
-  std::atomic<bool> done{false};
-  std::atomic<int> checks{0}, check_failures{0};
-  std::atomic<int64_t> worst_ms{0};
-  std::string first_failure;
-  std::thread checker([&] {
-    while (!done) {
-      const auto t0 = Clock::now();
-      std::string r = get(port, checks % 2 ? "/metrics" : "/status", "GET", std::chrono::milliseconds(2500));
-      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-      worst_ms = std::max<int64_t>(worst_ms, ms);
-      if (r.rfind("HTTP/1.1 200", 0) != 0) {
-        if (check_failures++ == 0) first_failure = r.empty() ? "(no answer)" : r.substr(0, 200);
-      }
-      ++checks;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  });
-
-  // Slowloris: 16 connections that dribble a header and never finish it; the server must drop them
-  // after its read deadline.
+  // Slowloris: 16 connections that dribble a header and never finish it; the server must keep
+  // answering others meanwhile and drop them after its read deadline.
   std::vector<std::unique_ptr<Client>> slow;
   for (int i = 0; i < 16; ++i) {
     slow.push_back(std::make_unique<Client>(port));
     slow.back()->send("GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
   }
+  // Wait (bounded, only to catch a hang) until the server holds all 16.
+  const auto accept_deadline = Clock::now() + std::chrono::seconds(60);
+  while (server.counters().connections < 16 && Clock::now() < accept_deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_GE(server.counters().connections, 16u);
+
+  // The checker: a valid request every 20 ms; each must be answered (the 60 s bound only catches
+  // a hung server). Head-of-line blocking is judged by events, not by the clock: some answers must
+  // arrive while all 16 slow connections are still open (none timed out or evicted yet).
+  std::atomic<bool> done{false};
+  std::atomic<int> checks{0}, check_failures{0}, answered_while_slow_open{0};
+  std::atomic<int64_t> worst_ms{0};
+  std::string first_failure;
+  std::thread checker([&] {
+    while (!done) {
+      const auto t0 = Clock::now();
+      std::string r = get(port, checks % 2 ? "/metrics" : "/status", "GET", std::chrono::milliseconds(60000));
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+      worst_ms = std::max<int64_t>(worst_ms, ms);
+      if (r.rfind("HTTP/1.1 200", 0) != 0) {
+        if (check_failures++ == 0) first_failure = r.empty() ? "(no answer)" : r.substr(0, 200);
+      } else {
+        auto c = server.counters();
+        if (c.timeouts == 0 && c.evicted_connections == 0) ++answered_while_slow_open;
+      }
+      ++checks;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
   std::thread dribbler([&] {
     for (int k = 0; k < 10 && !done; ++k) {
       for (auto& c : slow) c->send("a");
@@ -284,10 +295,11 @@ TEST(StatusServer, SurvivesFuzzSlowlorisAndFloods) {
   for (auto& t : fuzzers) t.join();
   dribbler.join();
 
-  // The slowloris connections were closed by the server within its deadline (1 s) plus slack.
+  // The slowloris connections are closed by the server at its read deadline (the generous wait
+  // only bounds a server that never closes them).
   int slow_closed = 0;
   for (auto& c : slow) {
-    c->read_all(std::chrono::milliseconds(2500));
+    c->read_all(std::chrono::milliseconds(120000));
     slow_closed += c->closed();
   }
   EXPECT_EQ(slow_closed, 16);
@@ -306,14 +318,15 @@ TEST(StatusServer, SurvivesFuzzSlowlorisAndFloods) {
   EXPECT_GT(answered_400.load(), 0);
   EXPECT_GT(checks.load(), 20);
   EXPECT_EQ(check_failures.load(), 0) << "first failure: " << first_failure;
-  EXPECT_LT(worst_ms.load(), 2500);
+  EXPECT_GE(answered_while_slow_open.load(), 3) << "the slow connections blocked the valid requests";
   auto c = server.counters();
   EXPECT_GT(c.bad_requests, 100u);
   EXPECT_GE(c.timeouts, 16u);
   EXPECT_GE(c.evicted_connections, 80u - 48u);
   std::cout << "fuzz: " << sent << " requests, " << c.bad_requests << " bad, " << c.timeouts << " timeouts, "
             << c.evicted_connections << " evicted; checker " << checks << " checks, worst " << worst_ms
-            << " ms, " << check_failures << " failed\n";
+            << " ms, " << check_failures << " failed, " << answered_while_slow_open
+            << " answered while the 16 slow connections were open\n";
 }
 
 }  // namespace

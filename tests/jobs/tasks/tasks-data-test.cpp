@@ -244,7 +244,7 @@ TEST(PromptsData, SystemPromptsMatchMethodByteForByte) {
   EXPECT_EQ(j["code"].get<std::string>(), prompts::code_system);
 }
 
-TEST(Gsm8kData, ScoringIsFast) {
+TEST(Gsm8kData, EveryGoldSolutionScoresCorrect) {
   T2_REQUIRE_DATA(dir);
   auto t = make_task("gsm8k", data_options(dir));
   auto ex = t->load("test");
@@ -253,7 +253,15 @@ TEST(Gsm8kData, ScoringIsFast) {
   auto t0 = std::chrono::steady_clock::now();
   auto v = score_batch(*t, ex, gold, 1);
   double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_LT(dt, 1.0) << "GSM8K test scored in " << dt << " s";
+  size_t correct = 0;
+  std::string wrong;
+  for (size_t i = 0; i < v.size(); ++i) {
+    correct += v[i].correct;
+    if (!v[i].correct && wrong.size() < 2000) wrong += ex[i].id + ": " + v[i].detail + "\n";
+  }
+  EXPECT_EQ(correct, ex.size()) << wrong;
+  // Speed is measured in bench/tasks, not asserted here (a loaded machine is not a defect).
+  std::cout << "[ timing   ] GSM8K test split scored in " << dt << " s\n";
 }
 
 }  // namespace

@@ -1,13 +1,18 @@
-// Crash safety: a writer is killed with SIGKILL at >= 20 random (seeded) instants. After each kill
-// every HDF5 file of the run must open with the C API and with h5dump, every unit present must hold
+// Crash safety: a writer is killed with SIGKILL at >= 20 random (seeded) instants. The kills are
+// paced by the writer's progress, not by the clock: each round waits for k (0-3) new durable units,
+// which the writer reports on a pipe, then for a random fraction of a unit's measured duration, so
+// the kills land inside the work on a machine of any speed. After each kill every HDF5 file of the run must open with the C API and with h5dump, every unit present must hold
 // exactly the content the writer produces for it, batches and generations must be contiguous and
 // checkpoints monotone, and nothing finished before the kill may be lost. Then the writer runs to
 // the end and the final run is checked in full.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -25,9 +30,8 @@ using namespace t2::results;
 
 namespace {
 
-// A unit costs two fsyncs (file, directory), tens of ms on a virtual disk; a writer session's start
-// (lock, run.h5, three job.h5) about as much as a few units. Sized so the kills land in both.
-// About 9 s of writing on an idle machine: enough that 20 kills at the delays below land mid-write.
+// 500 units; the kill rounds below consume at most 3 each (at most 60 rounds), so the writer never
+// finishes during the kill phase, however fast the machine.
 constexpr int64_t n_batches = 200, n_steps = 200, n_gens = 100;
 
 struct TempDir {
@@ -39,9 +43,15 @@ std::vector<std::string> writer_argv(const std::string& dir) {
   return {T2_CRASH_WRITER, dir, std::to_string(n_batches), std::to_string(n_steps), std::to_string(n_gens)};
 }
 
-pid_t spawn(const std::vector<std::string>& argv) {
+// Starts the writer; with progress_fd >= 0 the child gets it as fd 3 and is told to report there.
+pid_t spawn(std::vector<std::string> argv, int progress_fd = -1) {
+  if (progress_fd >= 0) argv.push_back("3");
   pid_t pid = ::fork();
   if (pid == 0) {
+    if (progress_fd >= 0) {
+      if (::dup2(progress_fd, 3) < 0) ::_exit(126);
+      if (progress_fd != 3) ::close(progress_fd);
+    }
     std::vector<char*> a;
     for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
     a.push_back(nullptr);
@@ -69,7 +79,36 @@ int reap(pid_t pid, Deadline deadline) {
 
 struct Progress {
   int64_t batches = 0, step = 0, gens = 0;
+  int64_t units() const { return batches + step + gens; }
 };
+
+using Clock = std::chrono::steady_clock;
+
+// Reads the writer's progress pipe until `want` more units have been reported, the writer closed it
+// (it exited), or the deadline passed (a hang: reported as a failure). Returns the units read and
+// records the time of the last one.
+int64_t wait_units(int fd, int64_t want, Deadline deadline, Clock::time_point& last_unit) {
+  int64_t got = 0;
+  while (got < want) {
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, 100);
+    if (r < 0 && errno == EINTR) continue;
+    if (r > 0) {
+      char buf[64];
+      ssize_t n = ::read(fd, buf, static_cast<size_t>(std::min<int64_t>(want - got, sizeof buf)));
+      if (n == 0) break;  // writer exited
+      if (n > 0) {
+        got += n;
+        last_unit = Clock::now();
+      }
+    }
+    if (deadline.expired()) {
+      ADD_FAILURE() << "the writer reported no progress before its deadline";
+      break;
+    }
+  }
+  return got;
+}
 
 // Checks everything on disk; returns how far the run got.
 Progress check_run(const std::string& dir) {
@@ -137,18 +176,45 @@ TEST(CrashSafety, SurvivesSigkillAtRandomInstantsAndResumes) {
   if (!test::have_program("h5dump")) GTEST_SKIP() << "h5dump not installed";
   TempDir t;
   std::mt19937 rng(20260501);
-  std::uniform_int_distribution<int> delay_us(20000, 500000);
+  std::uniform_int_distribution<int> units_before_kill(0, 3);
+  std::uniform_real_distribution<double> fraction(0.0, 1.0);
+  // Measured durations (seconds) of a session's start (spawn to first unit) and of one unit; the
+  // first guesses only matter until the first round has measured them.
+  double start_s = 0.05, unit_s = 0.02;
   Progress last;
   int kills_mid_write = 0, rounds = 0, kills_with_progress = 0;
-  // Delays stretch while kills keep landing before any new unit (a loaded machine starts slowly).
-  int streak_without_progress = 0;
   while ((kills_mid_write < 20 || kills_with_progress < 5) && rounds < 60) {
     ++rounds;
-    pid_t pid = spawn(writer_argv(t.path));
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe(pipe_fds), 0);
+    auto t0 = Clock::now();
+    pid_t pid = spawn(writer_argv(t.path), pipe_fds[1]);
+    ::close(pipe_fds[1]);
     ASSERT_GT(pid, 0);
-    std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)) * (1 + streak_without_progress / 3));
+    // k = 0 kills inside the session's start (lock, run.h5, job files); k > 0 inside the k+1-th unit.
+    const int k = units_before_kill(rng);
+    auto last_unit = t0;
+    int64_t reported = 0;
+    if (k > 0) {
+      reported = wait_units(pipe_fds[0], 1, Deadline::after(Seconds(300)), last_unit);
+      if (reported == 1) start_s = 0.5 * start_s + 0.5 * std::chrono::duration<double>(last_unit - t0).count();
+      if (reported == 1 && k > 1) {
+        auto before = last_unit;
+        int64_t more = wait_units(pipe_fds[0], k - 1, Deadline::after(Seconds(300)), last_unit);
+        reported += more;
+        if (more > 0)
+          unit_s = 0.5 * unit_s + 0.5 * std::chrono::duration<double>(last_unit - before).count() / more;
+      }
+    }
+    const double delay_s = fraction(rng) * (k == 0 ? start_s : unit_s);
+    std::this_thread::sleep_for(std::chrono::duration<double>(delay_s));
     ::kill(pid, SIGKILL);
-    int status = reap(pid, Deadline::after(Seconds(30)));
+    int status = reap(pid, Deadline::after(Seconds(300)));
+    // Units reported after the last read are durable too; count them for the loss check below.
+    char buf[64];
+    ssize_t n;
+    while ((n = ::read(pipe_fds[0], buf, sizeof buf)) > 0) reported += n;
+    ::close(pipe_fds[0]);
     bool finished = false;
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ++kills_mid_write;
     else {
@@ -157,24 +223,21 @@ TEST(CrashSafety, SurvivesSigkillAtRandomInstantsAndResumes) {
     }
     Progress p = check_run(t.path);
     if (HasFailure()) FAIL() << "after kill " << rounds;
-    // Nothing that was finished before the kill is lost.
+    // Nothing that was finished before the kill is lost, and every unit reported durable is on disk.
     EXPECT_GE(p.batches, last.batches);
     EXPECT_GE(p.step, last.step);
     EXPECT_GE(p.gens, last.gens);
-    if (p.batches > last.batches || p.step > last.step) {
-      ++kills_with_progress;
-      streak_without_progress = 0;
-    } else {
-      ++streak_without_progress;
-    }
+    EXPECT_GE(p.units(), last.units() + reported) << "a unit reported durable is missing after kill " << rounds;
+    if (p.batches > last.batches || p.step > last.step) ++kills_with_progress;
     last = p;
     if (finished) break;
   }
-  EXPECT_GE(kills_mid_write, 20) << "the writer finished too early; make it do more work";
+  EXPECT_GE(kills_mid_write, 20) << "the writer finished before 20 kills landed";
   EXPECT_GE(kills_with_progress, 5) << "too few kills landed after the writer's start";
   std::cout << "kills during writing: " << kills_mid_write << " (" << kills_with_progress
-            << " after new units), progress at the last kill: " << last.batches
-            << " batches, step " << last.step << ", " << last.gens << " generations\n";
+            << " after new units) in " << rounds << " rounds, progress at the last kill: " << last.batches
+            << " batches, step " << last.step << ", " << last.gens << " generations; measured session start "
+            << static_cast<int>(start_s * 1000) << " ms, unit " << static_cast<int>(unit_s * 1000) << " ms\n";
 
   // Run to the end.
   pid_t pid = spawn(writer_argv(t.path));
