@@ -4,8 +4,13 @@
 
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
+#include "core/error.h"
 #include "jobs/sandbox-harness.h"
 #include "jobs/sandbox.h"
 #include "tests/support/test-support.h"
@@ -60,17 +65,70 @@ TEST(Sandbox, EnvironmentIsScrubbed) {
   EXPECT_NE(r.out.find("True"), std::string::npos);
 }
 
-TEST(Sandbox, IsolationMatchesWhatTheMachineAllows) {
-  const auto& info = probe_sandbox_support();
-  if (::geteuid() != 0) GTEST_SKIP() << "not root: namespaces may be unavailable: " << info.describe();
-  EXPECT_TRUE(info.pid_namespace) << info.describe();
-  EXPECT_TRUE(info.network_namespace) << info.describe();
-  EXPECT_TRUE(info.mount_namespace) << info.describe();
-  EXPECT_TRUE(info.unprivileged_uid) << info.describe();
+TEST(Sandbox, IsolationIsNamespacesForEveryUser) {
+  // the default requires namespaces: constructing the sandbox throws where they are unavailable
   auto sb = make_sandbox();
-  auto r = sb.run_python({{"main.py", "import os\nprint(os.getpid(), os.getuid() != 0)\n"}});
-  ASSERT_TRUE(r.ok()) << r.err;
-  EXPECT_EQ(r.out, "2 True\n");  // PID 1 is t2's init inside the namespace
+  const auto& info = sb.info();
+  EXPECT_EQ(info.level, SandboxIsolation::namespaces) << info.describe();
+  EXPECT_TRUE(info.user_namespace && info.pid_namespace && info.network_namespace && info.mount_namespace)
+      << info.describe();
+  EXPECT_EQ(info.private_uid, ::geteuid() == 0);
+  auto r = sb.run_python({{"main.py", "import os, socket\nlinks = ('bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32')\n"
+                                      "print(os.getpid(), os.getuid(), os.getcwd(), sorted(d for d in os.listdir('/') "
+                                      "if d not in links), socket.gethostname())\n"}});
+  ASSERT_TRUE(r.ok()) << r.describe() << r.err;
+  // PID 1 is bwrap's reaper; uid 1000 inside the user namespace; only the sandbox's own root (no
+  // home, run directory, project tree or host /tmp)
+  EXPECT_EQ(r.out, "2 1000 /sandbox ['dev', 'etc', 'proc', 'sandbox', 'usr'] t2-sandbox\n");
+}
+
+TEST(Sandbox, StdinDataReachesTheProgram) {
+  auto sb = make_sandbox();
+  std::string big(300000, 'x');  // more than a socket buffer: written while the program reads
+  auto r = sb.run_python({{"main.py", "import sys\nd = sys.stdin.read()\nprint(len(d), d[:3])\n"}}, {}, nullptr,
+                         "abc" + big);
+  ASSERT_TRUE(r.ok()) << r.describe() << r.err;
+  EXPECT_EQ(r.out, std::to_string(3 + big.size()) + " abc\n");
+  auto empty = sb.run_python({{"main.py", "import sys\nprint(repr(sys.stdin.read()))\n"}});
+  EXPECT_EQ(empty.out, "''\n");
+}
+
+TEST(Sandbox, IsolationLevelsParseAndPrint) {
+  EXPECT_EQ(parse_sandbox_isolation("namespaces"), SandboxIsolation::namespaces);
+  EXPECT_EQ(parse_sandbox_isolation("rlimits"), SandboxIsolation::rlimits);
+  EXPECT_EQ(to_string(SandboxIsolation::rlimits), "rlimits");
+  EXPECT_THROW(parse_sandbox_isolation("none"), UsageError);
+}
+
+TEST(Sandbox, FailsClosedWhenNamespacesAreUnavailable) {
+  // a bwrap that cannot create namespaces stands for a kernel that refuses them
+  std::string dir = test::make_temp_dir("sandbox-no-userns");
+  std::string fake = dir + "/bwrap";
+  {
+    std::ofstream o(fake);
+    o << "#!/bin/sh\necho 'bwrap: No permissions to creating new namespace, likely because the kernel does not "
+         "allow non-privileged user namespaces.' >&2\nexit 1\n";
+  }
+  ::chmod(fake.c_str(), 0755);
+  ::chmod(dir.c_str(), 0755);  // as root the supervisor runs it as a private uid
+  SandboxOptions o;
+  o.bwrap = fake;
+  try {
+    Sandbox sb(o);
+    ADD_FAILURE() << "a sandbox without namespaces was built: " << sb.info().describe();
+  } catch (const UsageError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("user.max_user_namespaces"), std::string::npos) << m;
+    EXPECT_NE(m.find("isolation: rlimits"), std::string::npos) << m;
+    EXPECT_NE(m.find("No permissions to creating new namespace"), std::string::npos) << m;
+  }
+  // the explicit opt-out runs, and says what it is
+  o.isolation = SandboxIsolation::rlimits;
+  Sandbox sb(o);
+  EXPECT_EQ(sb.info().level, SandboxIsolation::rlimits);
+  auto r = sb.run_python({{"main.py", "print('ran')\n"}});
+  EXPECT_EQ(r.out, "ran\n") << r.err;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Sandbox, OutputIsCapped) {
