@@ -2,6 +2,10 @@
 // environment, parallel runs.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sys/stat.h>
@@ -200,6 +204,74 @@ TEST(SandboxHarness, InputOutputTestsAgainstAReference) {
   p.inputs = nlohmann::json::parse("[[1.0],[2.0]]");
   p.solution = "def f(x):\n    return x * (1/3)\n";
   EXPECT_TRUE(run_code_program(sb, p).passed);
+}
+
+// Processes whose command line contains `marker`, other than this test binary.
+std::vector<int> pids_with(const std::string& marker) {
+  std::vector<int> out;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), {});
+    for (auto& c : cmd)
+      if (c == '\0') c = ' ';
+    if (cmd.find(marker) != std::string::npos && cmd.find("t2_sandbox_tests") == std::string::npos)
+      out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+// A kill -9 of t2 (here: a forked child holding a run lock like `t2 run`) takes the supervisor and
+// the program with it, and no sandbox process ever holds the lock's file descriptor.
+TEST(SandboxLifecycle, DiesWithT2AndNeverHoldsItsLock) {
+  std::string dir = test::make_temp_dir("sandbox-lock");
+  ::chmod(dir.c_str(), 0755);
+  const std::string lock = dir + "/run.lock";
+  const std::string marker = "t2-lifecycle-" + std::to_string(::getpid());
+  pid_t t2 = ::fork();
+  ASSERT_GE(t2, 0);
+  if (t2 == 0) {
+    int fd = ::open(lock.c_str(), O_RDWR | O_CREAT, 0644);  // inheritable, as a careless lock would be
+    if (fd < 0 || ::flock(fd, LOCK_EX) != 0) ::_exit(3);
+    SandboxOptions o;
+    o.limits.wall = Seconds(60);
+    Sandbox sb(o);
+    sb.run_python({{"main.py", "import time\ntime.sleep(60)\n"}}, {marker});
+    ::_exit(0);
+  }
+  // wait for the program, then look at every descriptor of every sandbox process
+  std::vector<int> pids;
+  for (int i = 0; i < 100 && pids.size() < 2; ++i) {
+    ::usleep(50000);
+    pids = pids_with(marker);
+  }
+  ASSERT_GE(pids.size(), 2u) << "the sandboxed program did not start";
+  int checked = 0;
+  for (int pid : pids) {
+    std::error_code ec;
+    for (auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+      std::string target = std::filesystem::read_symlink(fd.path(), ec).string();
+      EXPECT_NE(target, lock) << "sandbox process " << pid << " holds the run lock as fd " << fd.path().filename();
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 0);
+  ::kill(t2, SIGKILL);
+  int st;
+  ::waitpid(t2, &st, 0);
+  bool gone = false;
+  for (int i = 0; i < 60 && !gone; ++i) {
+    gone = pids_with(marker).empty();
+    if (!gone) ::usleep(50000);
+  }
+  EXPECT_TRUE(gone) << "sandbox processes outlived t2";
+  int fd = ::open(lock.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0) << "the run lock is still held after t2 died";
+  ::close(fd);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Sandbox, ManyProgramsInParallel) {
