@@ -198,12 +198,60 @@ struct Plan {
   pid_t t2_pid = 0;
 };
 
-// C: the supervisor. Dies with t2, leads its own session, keeps only its pipes (fds 0-3 and the
-// program files), sets the rlimits, drops to the private uid (root) and becomes bwrap (or python).
-[[noreturn]] void exec_supervisor(const Plan& p, int in_fd, int out_fd, int err_fd, int res_fd) {
+// S's SIGTERM handler: the parent-death signal of the supervisor. Kills S's process group: bwrap,
+// the namespace's PID 1 (bwrap's reaper, which does not die with bwrap by itself) and, without
+// namespaces, the program.
+void kill_own_group(int) {
+  ::kill(0, SIGKILL);
+  ::_exit(137);
+}
+
+void reset_signals() {
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);  // t2's threads may block signals; exec keeps the mask
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);  // ignored signals survive exec
+}
+
+// C: the child of the supervisor. Sets the rlimits, drops to the private uid (root) and becomes
+// bwrap (or, with rlimits only, python). Its fds are S's: 0-3 and the program files.
+[[noreturn]] void exec_program(const Plan& p, pid_t supervisor) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != p.t2_pid) ::_exit(125);  // t2 died before the prctl
+  if (::getppid() != supervisor) ::_exit(125);
+  size_t nfiles = p.file_fds.size();
+  double cpu = p.limits.cpu_seconds > 0 ? p.limits.cpu_seconds : std::ceil(p.limits.wall.count()) + 1;
+  set_limit(RLIMIT_CPU, rlim_t(std::ceil(cpu)));
+  set_limit(RLIMIT_AS, p.limits.memory_bytes);
+  set_limit(RLIMIT_FSIZE, p.limits.file_bytes);
+  set_limit(RLIMIT_NOFILE, std::max<uint64_t>(p.limits.max_open_files, 4 + nfiles + 8));
+  set_limit(RLIMIT_CORE, 0);
+  if (p.set_nproc) set_limit(RLIMIT_NPROC, p.limits.max_processes);
+  if (p.drop) {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(p.gid) != 0 || ::setuid(p.uid) != 0)
+      die(2, "t2 sandbox: switching to the unprivileged uid");
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a uid change clears it
+    if (::getppid() != supervisor) ::_exit(125);
+  }
+  if (p.chdir_to && ::chdir(p.chdir_to) != 0) die(2, "t2 sandbox: chdir to the work dir");
+  ::execve(p.exec_path, p.argv.data(), p.envp.data());
+  die(2, "t2 sandbox: cannot execute the sandbox");
+}
+
+// S: the supervisor, forked by t2. Leads its own session and process group, gets SIGTERM when t2
+// dies (PR_SET_PDEATHSIG) and then SIGKILLs its whole group, keeps only its pipes (fds 0-3 and the
+// program files; everything else t2 had open, its run lock included, is closed), starts C and exits
+// with C's status (a signal N as 128 + N). It allocates nothing.
+[[noreturn]] void run_supervisor(const Plan& p, int in_fd, int out_fd, int err_fd, int res_fd) {
   ::setsid();
+  reset_signals();
+  struct sigaction term {};
+  term.sa_handler = kill_own_group;
+  ::sigaction(SIGTERM, &term, nullptr);
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != p.t2_pid) ::_exit(125);  // t2 died before the prctl
   // move every fd we keep above the target range, then into place; close all others
   const int high = 1000;
   if (in_fd < 0 && (in_fd = ::open("/dev/null", O_RDONLY)) < 0) die(err_fd, "t2 sandbox: /dev/null");
@@ -219,22 +267,16 @@ struct Plan {
     if (::dup2(moved[i], int(i)) < 0) die(err_fd, "t2 sandbox: dup2");
   close_from(int(4 + nfiles));
   for (size_t i = 4; i < 4 + nfiles; ++i) ::lseek(int(i), 0, SEEK_SET);
-  double cpu = p.limits.cpu_seconds > 0 ? p.limits.cpu_seconds : std::ceil(p.limits.wall.count()) + 1;
-  set_limit(RLIMIT_CPU, rlim_t(std::ceil(cpu)));
-  set_limit(RLIMIT_AS, p.limits.memory_bytes);
-  set_limit(RLIMIT_FSIZE, p.limits.file_bytes);
-  set_limit(RLIMIT_NOFILE, std::max<uint64_t>(p.limits.max_open_files, 4 + nfiles + 8));
-  set_limit(RLIMIT_CORE, 0);
-  if (p.set_nproc) set_limit(RLIMIT_NPROC, p.limits.max_processes);
-  if (p.drop) {
-    if (::setgroups(0, nullptr) != 0 || ::setgid(p.gid) != 0 || ::setuid(p.uid) != 0)
-      die(2, "t2 sandbox: switching to the unprivileged uid");
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a uid change clears it
-    if (::getppid() != p.t2_pid) ::_exit(125);
-  }
-  if (p.chdir_to && ::chdir(p.chdir_to) != 0) die(2, "t2 sandbox: chdir to the work dir");
-  ::execve(p.exec_path, p.argv.data(), p.envp.data());
-  die(2, "t2 sandbox: cannot execute the sandbox");
+  pid_t self = ::getpid();
+  pid_t c = ::fork();
+  if (c < 0) die(2, "t2 sandbox: fork");
+  if (c == 0) exec_program(p, self);
+  // S keeps no pipe open of its own: t2 sees EOF as soon as the program's side is closed
+  for (int fd = 0; fd < int(4 + nfiles); ++fd) ::close(fd);
+  int st = 0;
+  while (::waitpid(c, &st, 0) < 0)
+    if (errno != EINTR) ::_exit(125);
+  ::_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 }
 
 void set_nonblock(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
@@ -374,7 +416,7 @@ SandboxResult run_program(const Setup& s, const std::vector<SandboxFile>& files,
     errno = e;
     T2_CHECK_ERRNO(false, "sandbox: fork");
   }
-  if (sup == 0) exec_supervisor(p, in_s[1], out_p[1], err_p[1], res_p[1]);
+  if (sup == 0) run_supervisor(p, in_s[1], out_p[1], err_p[1], res_p[1]);
   ::close(out_p[1]);
   ::close(err_p[1]);
   ::close(res_p[1]);
@@ -470,8 +512,8 @@ SandboxResult run_program(const Setup& s, const std::vector<SandboxFile>& files,
     if (WIFEXITED(sup_status)) {
       r.exited = true;
       r.exit_code = WEXITSTATUS(sup_status);
-      // bwrap passes a program killed by signal N on as exit status 128 + N
-      if (ns && r.exit_code > 128 && r.exit_code <= 128 + 64) {
+      // the supervisor (and bwrap) pass a program killed by signal N on as exit status 128 + N
+      if (r.exit_code > 128 && r.exit_code <= 128 + 64) {
         r.exited = false;
         r.signal = r.exit_code - 128;
       }

@@ -16,9 +16,10 @@
 // Both levels: RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE, RLIMIT_NPROC (inside the user namespace, so it
 // counts this program's processes only; as root, each program also gets a private uid), RLIMIT_NOFILE,
 // RLIMIT_CORE = 0; a scrubbed environment; stdin from /dev/null; stdout/stderr captured up to a cap;
-// a wall-clock deadline after which t2 SIGKILLs the supervisor's process group. The supervisor (the
-// forked child that becomes bwrap) has PR_SET_PDEATHSIG = SIGKILL and closes every inherited file
-// descriptor except its pipes, so no sandbox process holds a lock or file of t2.
+// a wall-clock deadline after which t2 SIGKILLs the supervisor's process group. The supervisor (a
+// small forked process that starts bwrap and waits for it) closes every inherited file descriptor
+// except its pipes, so no sandbox process holds a lock or file of t2, and has PR_SET_PDEATHSIG: when
+// t2 dies it SIGKILLs its process group (bwrap and the namespace's PID 1 with it).
 //
 // When namespaces are required but the kernel refuses them, constructing a Sandbox throws a
 // UsageError (exit 2) that names the kernel setting to change (fail closed).

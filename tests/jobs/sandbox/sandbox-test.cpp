@@ -266,7 +266,15 @@ TEST(SandboxLifecycle, DiesWithT2AndNeverHoldsItsLock) {
     gone = pids_with(marker).empty();
     if (!gone) ::usleep(50000);
   }
-  EXPECT_TRUE(gone) << "sandbox processes outlived t2";
+  std::string left;
+  for (int pid : pids_with(marker)) {
+    std::ifstream st("/proc/" + std::to_string(pid) + "/status");
+    std::string line, info;
+    while (std::getline(st, line))
+      if (line.rfind("State:", 0) == 0 || line.rfind("PPid:", 0) == 0 || line.rfind("Name:", 0) == 0) info += line + " ";
+    left += std::to_string(pid) + ": " + info + "\n";
+  }
+  EXPECT_TRUE(gone) << "sandbox processes outlived t2:\n" << left;
   int fd = ::open(lock.c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
   EXPECT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0) << "the run lock is still held after t2 died";
