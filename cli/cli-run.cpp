@@ -16,6 +16,7 @@
 #include "jobs/campaign.h"
 #include "jobs/config-override.h"
 #include "jobs/job-plan.h"
+#include "jobs/sandbox.h"
 
 namespace t2::cli {
 
@@ -28,9 +29,14 @@ struct RunArgs {
   bool json = false;
   int status_port = 0;
   bool no_progress = false;
+  std::string sandbox_isolation;
 };
 
-int run(const RunArgs& a) {
+int run(RunArgs a) {
+  if (!a.sandbox_isolation.empty()) {
+    tasks::parse_sandbox_isolation(a.sandbox_isolation);  // UsageError for anything else
+    a.overrides.push_back("sandbox.isolation=" + a.sandbox_isolation);
+  }
   for (const auto& o : a.overrides)
     if (!looks_like_override(o))
       throw UsageError("t2 run: '" + o + "' is not an override; expected key.path=value or ~key.path after the campaign file");
@@ -69,6 +75,9 @@ Command add_run_command(CLI::App& t2) {
                             "validate and print the expanded jobs and their dependencies; write nothing");
   app->add_flag("--json", args->json, "with --dry-run: print the plan as JSON")->needs(dry);
   app->add_flag("--no-progress", args->no_progress, "no progress bars or periodic progress lines");
+  app->add_option("--sandbox-isolation", args->sandbox_isolation,
+                  "code sandbox: namespaces or rlimits (opt-out: resource limits only, no file-system or network "
+                  "isolation); the same as the override sandbox.isolation=VALUE");
   app->add_option("--status-port", args->status_port, "port of the status server (localhost)")->check(CLI::Range(1, 65535));
   return {app, [args]() -> int { return run(*args); }};
 }

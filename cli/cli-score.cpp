@@ -20,6 +20,7 @@ struct ScoreArgs {
   bool json = false;
   int parallel = 2;
   double test_seconds = 5.0;
+  std::string sandbox_isolation = "namespaces";
 };
 
 }  // namespace
@@ -40,6 +41,10 @@ Command add_score_command(CLI::App& t2) {
   app->add_option("--parallel", a->parallel, "programs run at once for code tasks (default 2)");
   app->add_option("--time-limit", a->time_limit, "code tests: fixed or evalplus");
   app->add_option("--test-seconds", a->test_seconds, "code tests: seconds per test when fixed (default 5)");
+  app->add_option("--sandbox-isolation", a->sandbox_isolation,
+                  "code sandbox: namespaces (default; stops where the kernel refuses user namespaces) or "
+                  "rlimits (opt-out: resource limits only, no file-system or network isolation)")
+      ->capture_default_str();
   app->add_flag("--json", a->json, "print a JSON report instead of text");
   return {app, [a]() -> int {
             tasks::TaskOptions o;
@@ -48,12 +53,14 @@ Command add_score_command(CLI::App& t2) {
             o.compat = std::set<std::string>(a->compat.begin(), a->compat.end());
             o.time_limit = a->time_limit;
             o.test_seconds = a->test_seconds;
+            o.sandbox.isolation = tasks::parse_sandbox_isolation(a->sandbox_isolation);
             T2_CHECK_AS(UsageError, a->parallel >= 1, "--parallel must be at least 1, got {}", a->parallel);
             auto task = tasks::make_task(a->task, o);
             auto examples = a->data.empty() ? task->load(a->split) : task->load_file(a->data);
             auto responses = tasks::read_responses(a->responses, examples);
             auto report = tasks::score_responses(*task, examples, responses, a->parallel);
             report.split = a->data.empty() ? a->split : a->data;
+            if (task->runs_code()) report.sandbox = tasks::probe_sandbox_support(o.sandbox).describe();
             if (a->json)
               std::cout << report.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
             else

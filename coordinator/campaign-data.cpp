@@ -17,11 +17,29 @@ tasks::TaskOptions campaign_task_options(const Campaign& c, const TaskSpec& t) {
   if (t.params.contains("per_source") && t.params["per_source"].is_number_integer())
     o.cls_per_source = t.params["per_source"].get<size_t>();
   if (t.kind == "user") o.user_spec = t.params.dump();
+  o.sandbox.isolation = tasks::parse_sandbox_isolation(c.sandbox_isolation);
   return o;
 }
 
 CampaignTask::CampaignTask(const Campaign& c, const TaskSpec& spec)
     : campaign_(c), spec_(spec), task_(tasks::make_task(spec.kind, campaign_task_options(c, spec))) {}
+
+std::string CampaignTask::sandbox_isolation() const {
+  const auto& opt = task_->options();
+  if (task_->runs_code()) {
+    tasks::Sandbox sandbox(opt.sandbox);  // throws where the required isolation is unavailable
+    return tasks::to_string(sandbox.info().level);
+  }
+  if (task_->kind() == "math" && opt.use_sympy) {
+    tasks::SandboxOptions so = opt.sandbox;
+    so.python = opt.python;
+    const auto& info = tasks::probe_sandbox_support(so);
+    return so.isolation == tasks::SandboxIsolation::namespaces && info.level != so.isolation
+               ? "unavailable"
+               : tasks::to_string(info.level);
+  }
+  return "none";
+}
 
 bool CampaignTask::has_role(const std::string& role) const {
   if (role.rfind("shots:", 0) == 0) return spec_.split.count("test") > 0;

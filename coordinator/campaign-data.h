@@ -33,6 +33,11 @@ class CampaignTask {
   const std::vector<tasks::Example>& examples(const std::string& role) const;
   int max_new_tokens() const;
   std::vector<std::string> stop_strings() const;
+  // The code sandbox's isolation this task's scoring reaches ("namespaces" or "rlimits"), "none" for
+  // a task that runs no generated code. Code tasks throw UsageError (exit 2) naming the kernel
+  // setting when the campaign requires namespaces and the machine refuses them; MATH's sympy
+  // fallback then answers "undecided" and this says "unavailable".
+  std::string sandbox_isolation() const;
 
  private:
   std::vector<tasks::Example> load_role(const std::string& role) const;

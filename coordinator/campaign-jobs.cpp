@@ -101,7 +101,10 @@ class RoundDriver : public JobDriver {
     if (!started_) {
       if (done()) return std::nullopt;
       started_ = true;
-      sh_.store.begin_job(job_info(job_));
+      auto info = job_info(job_);
+      // the isolation generated code of this job runs under (throws where it is unavailable)
+      if (!job_.task.empty()) info.params["sandbox"] = sh_.tasks.get(job_.task).sandbox_isolation();
+      sh_.store.begin_job(info);
       start();
       settle();
     }

@@ -65,6 +65,7 @@ results::RunMeta run_meta(const Campaign& c, const WorldLayout& layout) {
   m.name = c.name;
   m.campaign_yaml = read_text(c.file);
   m.campaign_resolved = c.resolved.dump(2);
+  m.sandbox_isolation = c.sandbox_isolation;
   m.ranks = layout.world_size();
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
@@ -83,6 +84,11 @@ int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, W
   auto store = results::RunStore::open_for_write(c.output, run_meta(c, layout));
   log_to_run_dir(c.output, "coordinator");
   CampaignTasks tasks(c);
+  // code tasks stop here, before any job starts, when the sandbox cannot isolate them (exit 2)
+  for (const auto& t : c.tasks) {
+    const std::string level = tasks.get(t.name).sandbox_isolation();
+    if (level != "none") spdlog::info("task {}: code sandbox isolation {}", t.name, level);
+  }
   CampaignJobsOptions jo;
   jo.tp = layout.tp();
   jo.log = [](const std::string& line) { spdlog::info("{}", line); };

@@ -13,7 +13,8 @@ nlohmann::json run_dir_status(const std::string& run_dir) {
   const auto meta = reader.meta();
   json out;
   out["run"] = {{"dir", run_dir},         {"name", meta.name},         {"started_at", meta.started_at},
-                {"ended_at", meta.ended_at}, {"sessions", meta.sessions}, {"ranks", meta.ranks}};
+                {"ended_at", meta.ended_at}, {"sessions", meta.sessions}, {"ranks", meta.ranks},
+                {"sandbox_isolation", meta.sandbox_isolation}};
   json jobs = json::array();
   std::map<std::string, int> counts;
   for (const auto& id : reader.job_ids()) {
@@ -69,6 +70,12 @@ std::string run_dir_status_text(const nlohmann::json& s) {
                                     ? ""
                                     : ", ended " + run["ended_at"].get<std::string>(),
                                 run["sessions"].get<int64_t>());
+  const std::string iso = run.value("sandbox_isolation", "");
+  if (!iso.empty())
+    out += "code sandbox: " + iso +
+           (iso == "rlimits" ? " (opted out of namespaces: generated code ran with resource limits only, without "
+                               "file-system or network isolation)\n"
+                             : " (user, PID, network and mount namespaces)\n");
   out += fmt::format("{:<52} {:<16} {:<8} {:<20} {}\n", "job", "kind", "state", "progress", "latest metrics");
   for (const auto& j : s["jobs"]) {
     std::string progress;

@@ -40,8 +40,8 @@ const ExperimentSpec* Campaign::find_experiment(const std::string& name) const {
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"name",  "output", "seed",  "data_dir", "models",
-                                           "tasks", "experiments", "slurm", "timeouts"};
+const std::vector<std::string> kTopKeys = {"name",  "output",      "seed",  "data_dir", "models",
+                                           "tasks", "experiments", "slurm", "timeouts", "sandbox"};
 const std::vector<std::string> kTimeouts = {"collective",      "control_message", "model_load",
                                             "sandbox_program", "file_lock",       "slurm_command"};
 const std::vector<std::string> kExperimentCommon = {"name", "kind", "seeds", "depends_on", "exclude"};
@@ -116,6 +116,7 @@ class Loader {
     load_experiments(c);
     load_slurm(c);
     load_timeouts(c);
+    load_sandbox(c);
     check_cross(c);
     return c;
   }
@@ -930,6 +931,22 @@ class Loader {
         c.resolved["timeouts"][e.key] = v;
       }
     }
+  }
+
+  void load_sandbox(Campaign& c) {
+    std::vector<ParamSpec> specs(1);
+    specs[0].name = "isolation", specs[0].type = ParamType::choice;
+    specs[0].choices = {"namespaces", "rlimits"}, specs[0].default_value = "namespaces";
+    specs[0].doc = "namespaces: user/PID/network/mount namespaces through bwrap (required unless opted out); "
+                   "rlimits: resource limits only, no file-system or network isolation";
+    json params;
+    Node empty;
+    const Node* s = root_.find("sandbox");
+    if (s && !want_map(*s, "sandbox", "a mapping with isolation: namespaces | rlimits")) s = nullptr;
+    if (s) check_keys(*s, "sandbox", spec_names(specs));
+    load_section(s ? *s : empty, "sandbox", specs, params);
+    if (params["isolation"].is_string()) c.sandbox_isolation = params["isolation"].get<std::string>();
+    c.resolved["sandbox"] = params;
   }
 
   void check_cross(Campaign& c) {

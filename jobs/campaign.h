@@ -80,6 +80,9 @@ struct Campaign {
   std::vector<ExperimentSpec> experiments;  // in file order (decompose jobs are added by expand_plan as needed)
   SlurmSpec slurm;
   std::map<std::string, double> timeouts;   // named timeouts in seconds (core/deadline.h)
+  // The code sandbox's isolation (`sandbox.isolation`): "namespaces" (required by default; code tasks
+  // stop where the kernel refuses them) or "rlimits" (the explicit opt-out). jobs/sandbox.h
+  std::string sandbox_isolation = "namespaces";
   nlohmann::json resolved;                  // the whole campaign after overrides, ${VAR} and defaults
 
   const ModelSpec* find_model(const std::string& name) const;

@@ -1,22 +1,27 @@
 #include "jobs/math-sympy.h"
 
+#include <map>
+#include <memory>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "core/subprocess.h"
+#include "jobs/sandbox.h"
 
 namespace t2::tasks {
 
 namespace {
 
-// The helper: reads {"a","b","limit"} JSON lines, writes one word per line (equal/different/unknown).
-// Mirrors the reference's symbolic_equal: parse_latex (if antlr is present) or parse_expr after a
-// light LaTeX rewrite, then simplify(a - b) == 0, else N(a) close to N(b) at the given relative
-// tolerance (the reference: 1e-3).
+// The helper: reads {"a","b","limit","rel"} JSON lines on stdin, writes one word per line
+// (equal/different/unknown). Mirrors the reference's symbolic_equal: parse_latex (if antlr is
+// present) or parse_expr after a light LaTeX rewrite, then simplify(a - b) == 0, else N(a) close to
+// N(b) at the given relative tolerance (the reference: 1e-3). It runs inside the code sandbox, and
+// parse_expr (which evaluates Python) only ever sees a rewritten answer whose tokens are numbers,
+// arithmetic operators, parentheses, commas and plain names that are no Python builtin: no strings,
+// no attribute access, no subscripts, no keywords, no dunder names. Anything else is "unknown".
 const char* kHelper = R"PY(
-import sys, json, re, signal, math
+import sys, json, re, signal, math, io, keyword, tokenize, builtins
 import sympy
 from sympy.parsing.sympy_parser import parse_expr, standard_transformations, implicit_multiplication_application, convert_xor
 T = standard_transformations + (implicit_multiplication_application, convert_xor)
@@ -25,6 +30,9 @@ try:
     parse_latex("1")
 except Exception:
     parse_latex = None
+SYMPY_NAMES = set(dir(sympy))
+BUILTIN_NAMES = set(dir(builtins))
+SAFE_OPS = {'+', '-', '*', '/', '**', '^', '(', ')', ',', '!', '%'}
 class Limit(Exception): pass
 def on_alarm(*a): raise Limit()
 signal.signal(signal.SIGALRM, on_alarm)
@@ -39,11 +47,35 @@ def rewrite(s):
         s = t
     s = s.replace("\\sqrt", "sqrt").replace("\\", "")
     return s
+def safe(s):
+    if len(s) > 2000 or '\n' in s or '\r' in s:
+        return False
+    try:
+        toks = list(tokenize.generate_tokens(io.StringIO(s).readline))
+    except Exception:
+        return False
+    for t in toks:
+        if t.type in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.NUMBER):
+            continue
+        if t.type == tokenize.NAME:
+            n = t.string
+            if n.startswith('_') or keyword.iskeyword(n) or (n in BUILTIN_NAMES and n not in SYMPY_NAMES):
+                return False
+            continue
+        if t.type == tokenize.OP and t.string in SAFE_OPS:
+            continue
+        if t.type == tokenize.ERRORTOKEN and t.string.strip() in ('', '!'):
+            continue
+        return False
+    return True
 def parse(s):
     if parse_latex is not None:
         try: return parse_latex(s)
         except Exception: pass
-    return parse_expr(rewrite(s), transformations=T, evaluate=True)
+    r = rewrite(s)
+    if not safe(r):
+        raise ValueError("not a plain arithmetic expression")
+    return parse_expr(r, transformations=T, evaluate=True)
 def equal(a, b, rel):
     x = parse(a); y = parse(b)
     try:
@@ -67,42 +99,66 @@ for line in sys.stdin:
     sys.stdout.flush()
 )PY";
 
-}  // namespace
-
-const std::string& sympy_status(const std::string& python) {
+// One sandbox per (python, isolation), built on first use; nullptr with `why` when it cannot be.
+const Sandbox* sympy_sandbox(const SandboxOptions& opt, std::string* why) {
   static std::mutex mu;
-  static std::string status;
-  static bool checked = false;
+  static std::map<std::pair<std::string, int>, std::pair<std::unique_ptr<Sandbox>, std::string>> cache;
   std::lock_guard<std::mutex> lock(mu);
-  if (!checked) {
-    checked = true;
+  auto key = std::make_pair(opt.python, int(opt.isolation));
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    std::unique_ptr<Sandbox> sb;
+    std::string err;
     try {
-      SubprocessOptions o;
-      o.timeout = Seconds(30);
-      auto r = run_subprocess({python, "-c", "import sympy"}, o);
-      if (!r.ok()) status = python + " cannot import sympy (" + r.describe() + ")";
+      sb = std::make_unique<Sandbox>(opt);
     } catch (const std::exception& e) {
-      status = python + " cannot be started: " + e.what();
+      err = e.what();
     }
-    if (!status.empty())
-      spdlog::warn("MATH symbolic equivalence: {}; pairs that C++ cannot decide count as not equal", status);
+    it = cache.emplace(key, std::make_pair(std::move(sb), err)).first;
   }
-  return status;
+  if (why) *why = it->second.second;
+  return it->second.first.get();
 }
 
-std::vector<MathEquivalence> sympy_equal_batch(const std::vector<SympyPair>& pairs, const std::string& python,
+}  // namespace
+
+const std::string& sympy_status(const SandboxOptions& sandbox) {
+  static std::mutex mu;
+  static std::map<std::pair<std::string, int>, std::string> statuses;
+  std::lock_guard<std::mutex> lock(mu);
+  auto key = std::make_pair(sandbox.python, int(sandbox.isolation));
+  auto it = statuses.find(key);
+  if (it != statuses.end()) return it->second;
+  std::string status;
+  std::string why;
+  const Sandbox* sb = sympy_sandbox(sandbox, &why);
+  if (!sb) {
+    status = "the sandbox it runs in is unavailable: " + why;
+  } else {
+    SandboxLimits lim = sb->options().limits;
+    lim.wall = Seconds(60);
+    auto r = sb->run_python({{"check.py", "import sympy\n"}}, {}, &lim);
+    if (!r.ok()) status = sandbox.python + " cannot import sympy in the sandbox (" + r.describe() + "): " + r.err.substr(0, 300);
+  }
+  if (!status.empty())
+    spdlog::warn("MATH symbolic equivalence: {}; pairs that C++ cannot decide count as not equal", status);
+  return statuses.emplace(key, status).first->second;
+}
+
+std::vector<MathEquivalence> sympy_equal_batch(const std::vector<SympyPair>& pairs, const SandboxOptions& sandbox,
                                                Seconds per_pair, double rel) {
   std::vector<MathEquivalence> out(pairs.size(), MathEquivalence::unknown);
-  if (pairs.empty() || !sympy_status(python).empty()) return out;
+  if (pairs.empty() || !sympy_status(sandbox).empty()) return out;
+  const Sandbox* sb = sympy_sandbox(sandbox, nullptr);
   std::string input;
   for (auto& p : pairs)
     input += nlohmann::json{{"a", p.prediction}, {"b", p.reference}, {"limit", per_pair.count()}, {"rel", rel}}.dump(
                  -1, ' ', false, nlohmann::json::error_handler_t::replace) +
              "\n";
-  SubprocessOptions o;
-  o.stdin_data = input;
-  o.timeout = Seconds(30) + per_pair * double(pairs.size());
-  auto r = run_subprocess({python, "-c", kHelper}, o);
+  SandboxLimits lim = sb->options().limits;
+  lim.wall = Seconds(30) + per_pair * double(pairs.size());
+  lim.cpu_seconds = lim.wall.count() + 1;
+  auto r = sb->run_python({{"sympy_equal.py", kHelper}}, {}, &lim, input);
   if (!r.ok()) spdlog::warn("sympy helper: {}: {}", r.describe(), r.err.substr(0, 500));
   size_t i = 0, pos = 0;
   while (i < out.size() && pos < r.out.size()) {

@@ -1,8 +1,15 @@
-// Test programs for the sandbox: a generated solution plus its tests, packed into one Python file
-// that runs the solution's top level, then each test in the solution's globals under its own time
-// limit (an interval timer per test, as evalplus does per input), and reports a verdict line on
-// fd 3 tagged with a per-run nonce. Pass iff the program exits 0, the verdict says every test
-// passed, and the nonce matches (a solution that calls exit(0) before the tests run does not pass).
+// Test programs for the sandbox: a generated solution and its tests, judged by a fixed Python
+// harness in two processes inside one sandbox. The judge forks the candidate process first, then
+// reads the specification (tests, reference, per-run nonce) from stdin, which the candidate never
+// sees, and sends the candidate its solution. The tests run in the judge: every name the solution
+// defines is a proxy that calls into the candidate process, and every value that comes back is
+// decoded into plain built-in data, so no object of the candidate (an always-equal __eq__, a
+// patched builtin) takes part in a comparison. Each test has its own time limit (an interval timer,
+// as evalplus does per input). The judge writes the verdict line "<nonce> {json}" to fd 3, which
+// the candidate closes before any of its code runs; the judge is not dumpable, so the candidate
+// cannot reach its memory or descriptors through /proc or ptrace. Pass iff the judge exits 0 and
+// its verdict, with the nonce, says every test passed. Input/output tests compare type-strictly
+// (a bool is not an int, a tuple not a list; floats within atol).
 #pragma once
 
 #include <string>
@@ -40,8 +47,9 @@ struct CodeOutcome {
   SandboxResult raw;
 };
 
-// The Python program text for `prog` with `nonce`.
-std::string build_harness(const CodeProgram& prog, const std::string& nonce);
+// The harness program (the same text for every program) and its stdin for `prog` with `nonce`.
+std::string harness_program();
+std::string harness_input(const CodeProgram& prog, const std::string& nonce);
 
 // Runs `prog` in `sandbox` and interprets the result.
 CodeOutcome run_code_program(const Sandbox& sandbox, const CodeProgram& prog);

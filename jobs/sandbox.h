@@ -1,19 +1,28 @@
-// The sandbox that runs generated Python. Each program gets:
-//   - its own session and process group, and (when the kernel allows) new PID, network, mount, IPC
-//     and UTS namespaces: PID 1 of the namespace is a small t2 init that reaps and, when it exits,
-//     takes every process of the program with it (double forks and setsid included);
-//   - a fresh working directory (a size-limited tmpfs inside the mount namespace), removed afterwards;
-//     every other mount is read-only inside the namespace, so /tmp, /dev/shm and the project stay
-//     untouched;
-//   - an unprivileged uid/gid (when started as root; one per concurrent program so that RLIMIT_NPROC
-//     counts per program and programs cannot signal each other);
-//   - RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE, RLIMIT_NPROC, RLIMIT_NOFILE, RLIMIT_CORE = 0;
-//   - a scrubbed environment (PATH, LANG, HOME = TMPDIR = the work dir, PYTHONDONTWRITEBYTECODE...),
-//     stdin closed, stdout/stderr captured up to a cap;
-//   - a wall-clock deadline enforced by the parent, which then SIGKILLs the whole process group (and
-//     with it the namespace's init, hence everything inside).
-// When namespaces or the uid switch are not permitted, t2 logs one warning and SandboxInfo says which
-// isolation is active; rlimits, the process group and the deadline always apply.
+// The sandbox that runs generated Python. Two isolation levels:
+//
+//   namespaces (the default, required unless a campaign or the CLI opts out): every program runs
+//     under bubblewrap (`bwrap`, Debian's `bubblewrap`) in new user, PID, network, mount, IPC and UTS
+//     namespaces, which an ordinary user may create. Its file system is a fresh tmpfs root holding
+//     only the Python installation and the system libraries read-only (/usr, the /bin /lib links, a
+//     few files of /etc), a private /proc and /dev, and a size-limited tmpfs work directory
+//     (/sandbox, also HOME and TMPDIR). No home directory, run directory, project tree or host /tmp
+//     is visible; only the loopback interface of its own network namespace exists. When the program
+//     ends (or is killed at its deadline) the PID namespace ends and the kernel kills every process
+//     still in it, daemons included.
+//   rlimits (explicit opt-out, `sandbox.isolation: rlimits`): the same rlimits, session and deadline
+//     without namespaces. It does not keep the program from reading or writing what t2's user may,
+//     nor from the network, and (as non-root) a daemon that leaves the process group survives.
+//
+// Both levels: RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE, RLIMIT_NPROC (inside the user namespace, so it
+// counts this program's processes only; as root, each program also gets a private uid), RLIMIT_NOFILE,
+// RLIMIT_CORE = 0; a scrubbed environment; stdin from /dev/null; stdout/stderr captured up to a cap;
+// a wall-clock deadline after which t2 SIGKILLs the supervisor's process group. The supervisor (a
+// small forked process that starts bwrap and waits for it) closes every inherited file descriptor
+// except its pipes, so no sandbox process holds a lock or file of t2, and has PR_SET_PDEATHSIG: when
+// t2 dies it SIGKILLs its process group (bwrap and the namespace's PID 1 with it).
+//
+// When namespaces are required but the kernel refuses them, constructing a Sandbox throws a
+// UsageError (exit 2) that names the kernel setting to change (fail closed).
 #pragma once
 
 #include <cstdint>
@@ -25,13 +34,19 @@
 
 namespace t2::tasks {
 
+enum class SandboxIsolation { namespaces, rlimits };
+
+// "namespaces" / "rlimits"; parse_sandbox_isolation throws UsageError for anything else.
+std::string to_string(SandboxIsolation level);
+SandboxIsolation parse_sandbox_isolation(const std::string& text);
+
 struct SandboxLimits {
   Seconds wall{10};                      // parent-enforced deadline for the whole program
   double cpu_seconds = 0;                // RLIMIT_CPU; 0 = ceil(wall) + 1
-  uint64_t memory_bytes = 4ull << 30;    // RLIMIT_AS (evalplus uses 4 GiB)
+  uint64_t memory_bytes = 4ull << 30;    // RLIMIT_AS (evalplus uses 4 GiB), per process
   uint64_t file_bytes = 16ull << 20;     // RLIMIT_FSIZE: the largest file it may write
-  uint64_t workdir_bytes = 64ull << 20;  // size of the tmpfs working directory (mount namespace only)
-  uint64_t max_processes = 32;           // RLIMIT_NPROC (per program uid)
+  uint64_t workdir_bytes = 64ull << 20;  // size of the tmpfs work directory (namespaces)
+  uint64_t max_processes = 32;           // RLIMIT_NPROC, threads included
   uint64_t max_open_files = 64;          // RLIMIT_NOFILE
   size_t max_output_bytes = 1u << 20;    // per stream; the rest is discarded and flagged
 };
@@ -39,17 +54,17 @@ struct SandboxLimits {
 struct SandboxOptions {
   std::string python = "/usr/bin/python3";
   SandboxLimits limits;
-  bool use_namespaces = true;   // false: process group + rlimits only
-  bool drop_privileges = true;  // switch to an unprivileged uid when running as root
+  SandboxIsolation isolation = SandboxIsolation::namespaces;  // the level required
+  std::string bwrap;  // the bubblewrap binary; "" = bwrap on PATH, else /usr/bin/bwrap
 };
 
-// Which isolation is in force (probed once per process).
+// The isolation in force for a Sandbox (what was reached, not what was asked for).
 struct SandboxInfo {
-  bool pid_namespace = false;
-  bool network_namespace = false;
-  bool mount_namespace = false;  // read-only mounts + tmpfs work dir
-  bool unprivileged_uid = false;
-  std::string note;  // why something is missing
+  SandboxIsolation level = SandboxIsolation::rlimits;
+  bool user_namespace = false, pid_namespace = false, network_namespace = false, mount_namespace = false;
+  bool private_uid = false;  // root: each program runs as its own unprivileged uid
+  std::string bwrap;         // the bubblewrap binary used (namespaces)
+  std::string note;          // what is missing and why
   std::string describe() const;
 };
 
@@ -74,21 +89,28 @@ struct SandboxResult {
 
 class Sandbox {
  public:
+  // Throws UsageError when options.isolation is namespaces and this machine cannot provide them.
   explicit Sandbox(SandboxOptions opt = {});
   const SandboxInfo& info() const { return info_; }
   const SandboxOptions& options() const { return opt_; }
 
-  // Runs `python <files[0].name>` with the files in a fresh working directory. Thread-safe: many
-  // programs may run at once from different threads. Never waits past limits.wall (+ ~1 s cleanup).
+  // Runs `python <files[0].name> args...` with the files in a fresh working directory; stdin holds
+  // `stdin_data` (a socket the program reads to EOF), or /dev/null when it is empty. Thread-safe:
+  // many programs may run at once from different threads. Never waits past limits.wall (+ ~1 s).
   SandboxResult run_python(const std::vector<SandboxFile>& files, const std::vector<std::string>& args = {},
-                           const SandboxLimits* limits = nullptr) const;
+                           const SandboxLimits* limits = nullptr, const std::string& stdin_data = "") const;
 
  private:
   SandboxOptions opt_;
   SandboxInfo info_;
 };
 
-// The isolation this machine allows (probed once, cached; logs a warning when something is missing).
-const SandboxInfo& probe_sandbox_support(bool want_namespaces = true, bool want_uid_drop = true);
+// What `opt` reaches on this machine: probed once per (isolation, python, bwrap) and cached. Never
+// throws; for namespaces that do not work, level is rlimits and note says why and what to change.
+const SandboxInfo& probe_sandbox_support(const SandboxOptions& opt = {});
+
+// The message a code task stops with when namespaces are required but unavailable: the failure, the
+// kernel settings as read from /proc/sys, and how to opt out.
+std::string sandbox_unavailable_message(const SandboxInfo& info);
 
 }  // namespace t2::tasks

@@ -12,6 +12,7 @@ nlohmann::json ScoreReport::to_json() const {
   nlohmann::json j = {{"task", task},       {"split", split},       {"metric", metric},
                       {"examples", examples}, {"scored", scored},   {"correct", correct},
                       {"accuracy", accuracy()}};
+  if (!sandbox.empty()) j["sandbox"] = sandbox;
   j["verdicts"] = nlohmann::json::array();
   for (auto& it : items) {
     auto v = it.verdict.to_json();
@@ -34,6 +35,7 @@ std::string ScoreReport::to_text() const {
   s += fmt::format("{} {}: {:.4f} ({}/{})", task, metric, accuracy(), correct, scored);
   if (scored < examples) s += fmt::format(", {} of {} examples had no response", examples - scored, examples);
   s += "\n";
+  if (!sandbox.empty()) s += "code sandbox: " + sandbox + "\n";
   return s;
 }
 

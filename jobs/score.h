@@ -23,6 +23,7 @@ struct ScoreReport {
   size_t examples = 0;  // in the data set (split or file)
   size_t scored = 0;    // with a response
   size_t correct = 0;
+  std::string sandbox;  // code tasks: the sandbox's isolation (SandboxInfo::describe), else empty
   double accuracy() const { return scored ? double(correct) / double(scored) : 0.0; }
   std::vector<ScoredExample> items;  // in data-set order
   nlohmann::json to_json() const;

@@ -73,8 +73,10 @@ class MathTask : public Task {
       }
     }
     if (!pending.empty()) {
-      auto res = sympy_equal_batch(pending, opt_.python, Seconds(5), rel());
-      const std::string& why = sympy_status(opt_.python);
+      SandboxOptions sb = opt_.sandbox;
+      sb.python = opt_.python;
+      auto res = sympy_equal_batch(pending, sb, Seconds(5), rel());
+      const std::string& why = sympy_status(sb);
       for (size_t k = 0; k < pending.size(); ++k) {
         Verdict& v = out[pending_ix[k]];
         v.correct = res[k] == MathEquivalence::equal;

@@ -86,6 +86,10 @@ std::string render_report_html(const std::vector<RunReader>& runs, const ReportO
     row("started / ended", m.started_at + " / " + (m.ended_at.empty() ? "running or interrupted" : m.ended_at));
     row("hosts, ranks", (hosts.empty() ? "—" : hosts) + ", " + std::to_string(m.ranks));
     row("writer sessions", std::to_string(m.sessions));
+    if (!m.sandbox_isolation.empty())
+      row("code sandbox", m.sandbox_isolation == "rlimits"
+                              ? "rlimits only (opted out: no file-system or network isolation for generated code)"
+                              : m.sandbox_isolation + " (user, PID, network and mount namespaces)");
     o += "</dl>\n";
     if (!m.campaign_yaml.empty())
       o += "<details><summary>campaign as given</summary><pre>" + xml_escape(m.campaign_yaml) + "</pre></details>\n";

@@ -68,6 +68,7 @@ void write_meta(h5::File& f, const RunMeta& m) {
   f.set_attr("started_at", m.started_at);
   f.set_attr("ended_at", m.ended_at);
   f.set_attr("sessions", m.sessions);
+  f.set_attr("sandbox_isolation", m.sandbox_isolation);
   f.write_strings("campaign/given", {m.campaign_yaml});
   f.write_strings("campaign/resolved", {m.campaign_resolved});
   f.write_strings("hosts", m.hosts);
@@ -86,6 +87,7 @@ RunMeta read_meta(const h5::File& f) {
   m.started_at = f.attr_string_or("started_at", "");
   m.ended_at = f.attr_string_or("ended_at", "");
   m.sessions = f.attr_int_or("sessions", 0);
+  m.sandbox_isolation = f.attr_string_or("sandbox_isolation", "");
   if (f.has("campaign/given")) m.campaign_yaml = first_or_empty(f.read_strings("campaign/given"));
   if (f.has("campaign/resolved")) m.campaign_resolved = first_or_empty(f.read_strings("campaign/resolved"));
   if (f.has("hosts")) m.hosts = f.read_strings("hosts");

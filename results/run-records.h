@@ -32,6 +32,10 @@ struct RunMeta {
   std::vector<NamedItem> models;       // table row order
   std::vector<NamedItem> tasks;        // table column order
   int64_t sessions = 0;                // how many times a writer opened the run (1 + resumes)
+  // The code sandbox's isolation for this run: "namespaces", "rlimits" (the explicit opt-out), or
+  // empty in runs written before it was recorded. Each evaluate/train job of a task that runs code
+  // (or MATH's sympy fallback) also records the level it reached in its params ("sandbox").
+  std::string sandbox_isolation;
 };
 
 enum class JobStatus { pending, running, failed, done };

@@ -1,8 +1,9 @@
 // Benchmarks of the tasks part, each with a Python reference measured in the same run:
 //   1. GSM8K test (1319 gold solutions) scored by t2 vs. the reference's regex scoring in Python.
-//   2. HumanEval's 164 canonical solutions run through the sandbox (namespaces, limits, one process
-//      each, two at a time) vs. Python running the same programs with subprocess in a pool of two
-//      (no isolation at all).
+//   2. HumanEval's 164 canonical solutions run through the sandbox (bwrap namespaces, limits, a judge
+//      and a candidate process each, two programs at a time) vs. Python running the same programs
+//      with subprocess in a pool of two (no isolation at all); the sandbox's throughput in
+//      programs/s, and the same with isolation: rlimits (the opt-out) for comparison.
 // Usage: t2_bench_tasks [DATA_ROOT]   (default: $T2_DATA_DIR, else ../shared beside the source tree)
 #include <chrono>
 #include <cstdlib>
@@ -106,10 +107,22 @@ int main(int argc, char** argv) {
     size_t ok = 0;
     for (auto& x : v) ok += x.correct;
     double py_s = python_seconds(kHumanEvalPython, {root + "/data/humaneval/HumanEval.jsonl.gz"});
-    std::cout << fmt::format("humaneval canonical ({} programs, {} passed, pool of 2): t2 sandbox {:.2f} s, "
-                             "python subprocess reference (no isolation) {:.2f} s, ratio t2/python {:.2f}\n",
-                             hex.size(), ok, t2_s, py_s, t2_s / py_s);
-    std::cout << "sandbox isolation: " << probe_sandbox_support().describe() << "\n";
+    std::cout << fmt::format("humaneval canonical ({} programs, {} passed, pool of 2): t2 sandbox {:.2f} s "
+                             "({:.1f} programs/s), python subprocess reference (no isolation) {:.2f} s "
+                             "({:.1f} programs/s), ratio t2/python {:.2f}\n",
+                             hex.size(), ok, t2_s, double(hex.size()) / t2_s, py_s, double(hex.size()) / py_s,
+                             t2_s / py_s);
+    std::cout << "sandbox isolation: " << probe_sandbox_support(opt.sandbox).describe() << "\n";
+    TaskOptions ropt = opt;
+    ropt.sandbox.isolation = SandboxIsolation::rlimits;
+    auto her = make_task("humaneval", ropt);
+    t0 = std::chrono::steady_clock::now();
+    auto vr = score_batch(*her, hex, canon, 2);
+    double r_s = seconds_since(t0);
+    size_t rok = 0;
+    for (auto& x : vr) rok += x.correct;
+    std::cout << fmt::format("humaneval canonical with isolation: rlimits ({} passed): {:.2f} s ({:.1f} programs/s)\n",
+                             rok, r_s, double(hex.size()) / r_s);
   } catch (const std::exception& e) {
     std::cerr << "t2_bench_tasks: " << e.what() << "\n";
     return 1;

@@ -17,6 +17,7 @@ TEST(RunDirStatus, ShowsStateProgressAndMetricsOfEveryJob) {
   {
     results::RunMeta meta;
     meta.name = "tiny-campaign";
+    meta.sandbox_isolation = "rlimits";
     auto store = results::RunStore::open_for_write(dir, meta);
     results::JobInfo train{"train_expert/tiny/gsm8k/seed1", "train-expert", {}, results::JobStatus::running};
     store.begin_job(train);
@@ -74,6 +75,8 @@ TEST(RunDirStatus, ShowsStateProgressAndMetricsOfEveryJob) {
   EXPECT_NE(text.find("accuracy 0.5"), std::string::npos) << text;
   EXPECT_NE(text.find("item 3 failed 3 of 3 attempts"), std::string::npos) << text;
   EXPECT_NE(text.find("jobs: 1 done, 1 failed, 1 running"), std::string::npos) << text;
+  EXPECT_EQ(s["run"]["sandbox_isolation"], "rlimits");
+  EXPECT_NE(text.find("code sandbox: rlimits (opted out of namespaces"), std::string::npos) << text;
   std::system(("rm -rf " + dir).c_str());
 }
 

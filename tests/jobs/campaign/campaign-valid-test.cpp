@@ -82,6 +82,27 @@ TEST(Campaign, DefaultsFollowMethodMd) {
   EXPECT_EQ(c.slurm.time, "24:00:00");
 }
 
+// sandbox.isolation: namespaces by default, rlimits only when asked for (file or override), nothing else.
+TEST(Campaign, SandboxIsolationDefaultsToNamespacesAndOptsOutExplicitly) {
+  CampaignDir dir;
+  auto c = t2::load_campaign(dir.write(kSweep));
+  EXPECT_EQ(c.sandbox_isolation, "namespaces");
+  EXPECT_EQ(c.resolved["sandbox"]["isolation"], "namespaces");
+  auto o = t2::load_campaign(dir.write(kSweep), {"sandbox.isolation=rlimits"});
+  EXPECT_EQ(o.sandbox_isolation, "rlimits");
+  EXPECT_EQ(o.resolved["sandbox"]["isolation"], "rlimits");
+  auto f = t2::load_campaign(dir.write(std::string(kSweep) + "sandbox:\n  isolation: rlimits\n", "opt-out.yaml"));
+  EXPECT_EQ(f.sandbox_isolation, "rlimits");
+  try {
+    t2::load_campaign(dir.write(std::string(kSweep) + "sandbox:\n  isolation: none\n", "bad.yaml"));
+    ADD_FAILURE() << "isolation: none was accepted";
+  } catch (const t2::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("sandbox.isolation"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(t2::load_campaign(dir.write(std::string(kSweep) + "sandbox:\n  level: rlimits\n", "bad2.yaml")),
+               t2::UsageError);
+}
+
 TEST(Campaign, SweepExpandsToTheCartesianProduct) {
   CampaignDir dir;
   auto c = t2::load_campaign(dir.write(kSweep));

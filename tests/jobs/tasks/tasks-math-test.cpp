@@ -2,6 +2,10 @@
 // reference's Python `_strip_string` (Hendrycks et al.) run by python3 on the same inputs.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "jobs/math-equal.h"
@@ -100,6 +104,22 @@ TEST(MathSympy, DecidesWhatCppCannot) {
   EXPECT_EQ(r[0], MathEquivalence::equal);
   EXPECT_EQ(r[1], MathEquivalence::different);
   EXPECT_NE(r[2], MathEquivalence::equal);
+}
+
+// Model text reaches sympy's evaluating parser only as plain arithmetic, and only in the sandbox.
+TEST(MathSympy, ModelTextIsNeverEvaluated) {
+  if (!sympy_status().empty()) GTEST_SKIP() << sympy_status();
+  const std::string dir = "/tmp/t2-sympy-eval-" + std::to_string(::getpid());
+  auto r = sympy_equal_batch({{"__import__('os').mkdir('" + dir + "')", "1"},
+                              {"open('/etc/hostname').read()", "1"},
+                              {"(lambda: 1)()", "1"},
+                              {"x.__class__", "x"},
+                              {"2 + 2", "4"}});
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_FALSE(std::filesystem::exists(dir)) << "model text was evaluated";
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(r[i], MathEquivalence::unknown) << i;
+  EXPECT_EQ(r[4], MathEquivalence::equal);  // plain arithmetic still works
+  std::filesystem::remove(dir);
 }
 
 }  // namespace

@@ -38,6 +38,7 @@ RunMeta sample_meta() {
   m.seeds = {42, 43};
   m.models = {{"llama3-8b", "Llama3-8B-Instruct"}};
   m.tasks = {{"gsm8k", "GSM8K"}, {"arc_easy", "ARC-Easy"}};
+  m.sandbox_isolation = "rlimits";
   return m;
 }
 
@@ -135,6 +136,7 @@ TEST(RunStore, EveryRecordRoundTrips) {
   EXPECT_FALSE(meta.ended_at.empty());
   EXPECT_FALSE(meta.t2_version.empty());
   EXPECT_EQ(meta.sessions, 1);
+  EXPECT_EQ(meta.sandbox_isolation, "rlimits");
 
   EXPECT_EQ(r.job_ids(), (std::vector<std::string>{id, cid, tid}));
   auto j = r.job(id);
