@@ -30,3 +30,43 @@ std::optional<char> gold_letter(const std::string& key, const std::vector<std::s
 }
 
 }  // namespace t2::tasks
+
+namespace t2::tasks {
+
+std::optional<char> choice_answer(const std::string& response, size_t n_options) {
+  if (n_options < 1 || n_options > 10) n_options = 10;
+  std::string t;
+  for (size_t i = 0; i < response.size(); ++i) {
+    if (response.compare(i, 2, "**") == 0) {
+      ++i;
+      continue;
+    }
+    t += response[i];
+  }
+  char last_ok = char('A' + n_options - 1);
+  auto ok = [&](const std::optional<std::string>& g) { return g && g->size() == 1 && (*g)[0] >= 'A' && (*g)[0] <= last_ok; };
+  auto last_of = [&](const Regex& re) -> std::optional<char> {
+    std::optional<char> got;
+    for (auto& m : re.find_all(t))
+      if (ok(m.groups[1])) got = (*m.groups[1])[0];
+    return got;
+  };
+  static const Regex marked(R"([aA]nswer(?: is|:| would be| should be)\s*:?\s*(?:(?:option|choice)\s+)?[\(\[]?([A-J])\b)");
+  static const Regex paren(R"(\(([A-J])\))");
+  static const Regex option(R"((?:[oO]ption|[cC]hoice)\s+([A-J])\b)");
+  for (const Regex* re : {&marked, &paren, &option})
+    if (auto c = last_of(*re)) return c;
+  static const Regex lone(R"(\b([A-J])\b)");
+  static const Regex article(R"(^ (?!is\b|would\b|seems\b|should\b|appears\b|can\b|must\b)[a-z])");
+  std::optional<char> got;
+  for (auto& m : lone.find_all(t)) {
+    if (!ok(m.groups[1])) continue;
+    char c = (*m.groups[1])[0];
+    if (c == 'I') continue;  // the pronoun
+    if (c == 'A' && article.search(std::string_view(t).substr(m.end))) continue;
+    got = c;
+  }
+  return got;
+}
+
+}  // namespace t2::tasks
