@@ -17,6 +17,7 @@
 #include "experts/reinforce.h"
 #include "experts/svd-layout.h"
 #include "experts/z-layout.h"
+#include "jobs/math-sympy.h"
 #include "results/run-store.h"
 
 namespace t2 {
@@ -27,7 +28,9 @@ using nlohmann::json;
 
 std::string param_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
-results::JobInfo job_info(const Job& j) {
+// Scores that depend on the machine are recorded with the job: MATH pairs the C++ comparison cannot
+// decide go to sympy, so whether sympy was there is a parameter of the result.
+results::JobInfo job_info(const Job& j, const Campaign& c) {
   results::JobInfo info;
   info.id = j.id;
   info.kind = j.kind;
@@ -36,6 +39,10 @@ results::JobInfo job_info(const Job& j) {
   if (!j.task.empty()) info.params["task"] = j.task;
   if (!j.method.empty()) info.params["method"] = j.method;
   if (j.seed >= 0) info.params["seed"] = std::to_string(j.seed);
+  if (const TaskSpec* t = j.task.empty() ? nullptr : c.find_task(j.task); t && t->kind == "math") {
+    const std::string& why = tasks::sympy_status();
+    info.params["sympy"] = why.empty() ? "available" : "missing (undecided MATH pairs count wrong): " + why;
+  }
   return info;
 }
 
@@ -101,7 +108,7 @@ class RoundDriver : public JobDriver {
     if (!started_) {
       if (done()) return std::nullopt;
       started_ = true;
-      sh_.store.begin_job(job_info(job_));
+      sh_.store.begin_job(job_info(job_, sh_.campaign));
       start();
       settle();
     }
