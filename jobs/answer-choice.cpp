@@ -1,5 +1,7 @@
 #include "jobs/answer-choice.h"
 
+#include <cctype>
+
 #include "jobs/answer-regex.h"
 #include "jobs/dataset-shuffle.h"
 
@@ -48,10 +50,16 @@ std::optional<char> choice_answer(const std::string& response, size_t n_options)
   auto last_of = [&](const Regex& re) -> std::optional<char> {
     std::optional<char> got;
     for (auto& m : re.find_all(t))
-      if (ok(m.groups[1])) got = (*m.groups[1])[0];
+      for (size_t g = 1; g < m.groups.size(); ++g) {
+        auto letter = m.groups[g];
+        if (letter && letter->size() == 1) letter = std::string(1, char(std::toupper(static_cast<unsigned char>((*letter)[0]))));
+        if (ok(letter)) got = (*letter)[0];
+      }
     return got;
   };
-  static const Regex marked(R"([aA]nswer(?: is|:| would be| should be)\s*:?\s*(?:(?:option|choice)\s+)?[\(\[]?([A-J])\b)");
+  // "the answer is (B)", "Answer: B", "ANSWER: b" in parentheses, "answer is option C"
+  static const Regex marked(
+      R"((?i:answer)(?: is|:| would be| should be)\s*:?\s*(?:(?:option|choice)\s+)?(?:\(([A-Ja-j])\)|\[?([A-J])\b))");
   static const Regex paren(R"(\(([A-J])\))");
   static const Regex option(R"((?:[oO]ption|[cC]hoice)\s+([A-J])\b)");
   for (const Regex* re : {&marked, &paren, &option})

@@ -76,7 +76,8 @@ std::string normalise_number_text(const std::string& in) {
 }
 
 std::optional<NumberMatch> gsm8k_answer(const std::string& response, std::string* how) {
-  std::string t = normalise_number_text(response);
+  const std::string bold = normalise_number_text(response);
+  std::string t = bold;
   replace_all(t, "**", "");  // markdown bold around "Answer:" or the number
   auto said = [&](const char* rule, std::optional<NumberMatch> m) {
     if (how) *how = rule;
@@ -116,7 +117,32 @@ std::optional<NumberMatch> gsm8k_answer(const std::string& response, std::string
       if (auto m = marked_number(t.substr(a, e - a))) return said("answer is", m);
     }
   }
-  return said("last number", last_number(t));
+  // the last bold number ("makes **$18** a day") when nothing else marks the answer
+  std::optional<NumberMatch> bolded;
+  for (size_t a = bold.find("**"); a != std::string::npos;) {
+    size_t b = bold.find("**", a + 2);
+    if (b == std::string::npos) break;
+    auto nums = all_numbers(bold.substr(a + 2, b - a - 2));
+    if (!nums.empty()) bolded = nums.front();
+    a = bold.find("**", b + 2);
+  }
+  if (bolded) return said("bold", bolded);
+  // the last number before a closing check ("Check: 26 + 12 + 10 = 48"), which restates, not answers
+  std::string low2 = lower_ascii(t);
+  size_t cut = std::string::npos;
+  for (size_t line = 0; line < t.size(); line = t.find('\n', line) == std::string::npos ? t.size() : t.find('\n', line) + 1) {
+    size_t a = low2.find_first_not_of(" \t*#>-(", line);
+    if (a == std::string::npos) break;
+    for (const char* w : {"check", "to check", "to double check", "to double-check", "double check", "double-check",
+                          "verification", "verify", "let me verify", "let's verify", "let me check", "let's check",
+                          "sanity check", "note:"})
+      if (low2.compare(a, std::strlen(w), w) == 0 && last_number(t.substr(0, line))) {
+        cut = line;
+        break;
+      }
+    if (cut != std::string::npos) break;
+  }
+  return said("last number", last_number(cut == std::string::npos ? t : t.substr(0, cut)));
 }
 
 namespace {

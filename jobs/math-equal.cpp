@@ -292,6 +292,18 @@ MathVerdict math_is_equiv(const std::optional<std::string>& prediction, const st
     return v;
   }
   v.result = math_equal(v.pred_norm, v.ref_norm, symbolic_rel, reference_rules);
+  // "75\%" for 0.75: with an explicit percent sign both readings (75 and 0.75) are the same answer
+  std::string raw = strip_chars(*prediction, " \t\r\n$.");
+  if (!reference_rules && v.result != MathEquivalence::equal && ends(raw, '%')) {
+    if (auto pv = parse_digits(v.pred_norm, false)) {
+      auto rv = parse_digits(v.ref_norm, false);
+      if (rv && isclose(*pv / 100, *rv, 1e-9)) {
+        v.result = MathEquivalence::equal;
+        v.how = "percent";
+        return v;
+      }
+    }
+  }
   v.how = v.result == MathEquivalence::unknown ? "needs sympy" : "math_equal";
   return v;
 }

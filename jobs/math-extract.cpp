@@ -180,7 +180,12 @@ std::optional<std::string> extract_math_answer(const std::string& response, bool
   size_t a = rest.find_first_not_of(" \t:");
   if (a == std::string::npos) return std::nullopt;
   rest = rest.substr(a);
-  size_t e = rest.find('\n');
+  size_t e = std::string::npos;
+  if (rest[0] == '$') {
+    e = rest.find('$', rest.compare(0, 2, "$$") == 0 ? 2 : 1);  // "$3$. I hope it is correct."
+    if (e != std::string::npos) e += rest.compare(0, 2, "$$") == 0 ? 2 : 1;
+  }
+  if (e == std::string::npos) e = std::min(rest.find('\n'), rest.find(". "));
   if (e != std::string::npos) rest = rest.substr(0, e);
   rest = drop_math_delimiters(rest);
   if (rest.empty()) return std::nullopt;
