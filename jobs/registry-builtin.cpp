@@ -326,7 +326,9 @@ Registry<ExperimentKind>& experiment_kinds() {
 const std::vector<std::pair<std::string, std::string>>& task_compat_switches() {
   static const std::vector<std::pair<std::string, std::string>> s = {
       {"gsm8k_regex", "GSM8K answers by the last \\d*\\.?\\d+ (drops commas and signs, METHOD.md §5.1)"},
-      {"arc_guess", "an unparsed ARC answer gets the reference's seeded guess (§5.3)"},
+      {"math_tolerance", "MATH by the reference's rules: x100 leniency, mixed numbers as products, ordered lists, "
+                         "rel 1e-3 (§5.2)"},
+      {"arc_guess", "ARC letters by the reference's cascade (no word boundaries) and its seeded guess (§5.3)"},
       {"arc_raw_keys", "numeric ARC answer keys are compared raw and never match (§5.3)"},
       {"cls_test_data", "the classifier's data comes from test splits as in the reference (§6.2)"},
       {"cls_case_sensitive", "classifier labels match case-sensitively (§6.1)"},
