@@ -94,7 +94,7 @@ void register_task_kinds(Registry<TaskKind>& r) {
   t.family = "math", t.data_keys = {"train", "test"};
   t.default_data = {{"test", "data/math/math500_test.jsonl"}};
   t.default_split = {{"test", "test"}};
-  t.max_new_tokens = 1024, t.shots_seed = 27;
+  t.max_new_tokens = 1024, t.shots_seed = 27, t.compat = {"math_tolerance"};
   t.doc = "MATH (competition math JSONL with problem/solution; MATH-500 by default)";
   r.add("math", t);
 
@@ -126,8 +126,9 @@ void register_task_kinds(Registry<TaskKind>& r) {
 
   t = {};
   t.family = "reasoning", t.data_keys = {"train", "validation", "test"};
-  t.default_data = {{"test", "data/arc/ARC-Challenge-Test.jsonl"}};
-  t.default_split = {{"test", "test"}};
+  // the train file gives few-shot examples and classifier data that are not test questions
+  t.default_data = {{"train", "data/arc/ARC-Challenge-Train.jsonl"}, {"test", "data/arc/ARC-Challenge-Test.jsonl"}};
+  t.default_split = {{"train", "train|even"}, {"valid", "train|odd"}, {"test", "test"}};
   t.max_new_tokens = 512, t.shots_seed = 38, t.compat = {"arc_guess", "arc_raw_keys"};
   t.doc = "ARC-Challenge (HF ai2_arc schema JSONL)";
   r.add("arc_challenge", t);
