@@ -505,11 +505,15 @@ class TrainDriver : public RoundDriver {
     std::vector<int64_t> group_of;
     std::vector<std::vector<int64_t>> shard_samples;  // per shard: example index of each sample
     int64_t prompt = 0;
+    // the experiment's rewards (reward_correct / reward_wrong / reward_unparsed), not the task's ±1
+    const double r_correct = job_.params.value("reward_correct", 1.0), r_wrong = job_.params.value("reward_wrong", -1.0),
+                 r_unparsed = job_.params.value("reward_unparsed", -1.0);
     for (int64_t s = 0; s < shards_; ++s) {
       const auto& r = *rollouts_[static_cast<size_t>(s)];
       std::vector<int64_t> ex;
       for (const auto& rec : r.meta.at("records")) {
-        rewards_.push_back(rec.at("reward").get<double>());
+        const bool correct = rec.at("score").get<double>() > 0.5, parsed = rec.value("parsed", true);
+        rewards_.push_back(correct ? r_correct : parsed ? r_wrong : r_unparsed);
         ex.push_back(rec.at("example_index").get<int64_t>());
       }
       // samples of one prompt are consecutive: group k = prompt position in the whole batch

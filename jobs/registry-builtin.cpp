@@ -68,7 +68,9 @@ std::vector<ParamSpec> reinforce_params() {
       p_num("init_mean", 0.1, nullptr, "any", "z initial mean"),
       p_num("init_std", 0.01, rule_at_least(0), ">= 0", "z initial standard deviation"),
       p_num("max_mult", 1.0, rule_greater(0), "> 0", "multiplier m = sigmoid(z) * max_mult"),
-      p_choice("modules", {"mlp", "attn", "all"}, "adapted matrices: MLP (reference), attention q/v, or both"),
+      p_choice("modules", {"mlp", "attn", "attn_qkvo", "all", "all_qkvo"},
+               "adapted matrices: MLP (reference), attention q/v (the paper's ablation), attention q/k/v/o, "
+               "MLP + q/v, MLP + q/k/v/o"),
       p_num("reward_correct", 1.0, nullptr, "any", "reward of a correct answer"),
       p_num("reward_wrong", -1.0, nullptr, "any", "reward of a wrong answer"),
       p_num("reward_unparsed", -1.0, nullptr, "any", "reward when no answer could be extracted"),
@@ -168,7 +170,7 @@ void register_task_kinds(Registry<TaskKind>& r) {
 void register_experiment_kinds(Registry<ExperimentKind>& r) {
   ExperimentKind k;
   k.axes = {"models"};
-  k.params = {p_choice("modules", {"auto", "mlp", "attn", "all"},
+  k.params = {p_choice("modules", {"auto", "mlp", "attn", "attn_qkvo", "all", "all_qkvo"},
                        "matrices to decompose; auto = those the model's experts adapt"),
               p_choice("dtype", {"fp32", "fp64"}, "SVD precision"),
               p_choice("device", {"auto", "cpu", "gpu"}, "where the SVD runs")};
