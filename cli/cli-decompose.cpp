@@ -20,7 +20,7 @@ Command add_decompose_command(CLI::App& t2) {
   };
   auto a = std::make_shared<Args>();
   app->add_option("model_dir", a->model_dir, "Hugging Face model folder (config.json, *.safetensors)")->required();
-  app->add_option("--modules", a->opt.modules, "mlp (gate/up/down, the reference), attn (q/k/v/o) or all")
+  app->add_option("--modules", a->opt.modules, "mlp (gate/up/down, the reference), attn (q/v, the paper's ablation), attn_qkvo (q/k/v/o), all (mlp + q/v) or all_qkvo")
       ->capture_default_str();
   app->add_option("--tp", a->opt.tp, "write shard files for this tensor-parallel degree")->capture_default_str();
   app->add_option("--out", a->opt.out_dir, "output folder (default MODEL_DIR/t2-svd)");

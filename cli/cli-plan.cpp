@@ -79,13 +79,14 @@ int64_t max_param(const nlohmann::json& params, const char* key) {
 }
 
 // The union of the modules a hyperparameter names (a value or a sweep list).
-void add_modules(const nlohmann::json& params, bool& mlp, bool& attn) {
+void add_modules(const nlohmann::json& params, bool& mlp, bool& attn, bool& qkvo) {
   if (!params.is_object() || !params.contains("modules")) return;
   auto one = [&](const nlohmann::json& x) {
     if (!x.is_string()) return;
     const std::string m = x.get<std::string>();
-    mlp |= m == "mlp" || m == "all";
-    attn |= m == "attn" || m == "all";
+    mlp |= m == "mlp" || m == "all" || m == "all_qkvo";
+    attn |= m != "mlp" && m != "auto";
+    qkvo |= m == "attn_qkvo" || m == "all_qkvo";
   };
   const auto& v = params["modules"];
   if (v.is_array())
@@ -120,7 +121,7 @@ int run_campaign_plan(const PlanArgs& a) {
     if (!a.given("--gpu-memory-gb")) st.gpu_memory_gb = m.gpu_memory_gb;
     if (!a.given("--weights")) st.weight_bytes = m.dtype == "fp32" ? 4 : 2;
     int64_t batch = 0, new_tokens = 0;
-    bool mlp = false, attn = false;
+    bool mlp = false, attn = false, qkvo = false;
     for (const auto& e : c.experiments) {
       if (!uses_model(e, m.name)) continue;
       if (e.kind == "evaluate") {
@@ -128,13 +129,15 @@ int run_campaign_plan(const PlanArgs& a) {
         batch = std::max<int64_t>(batch, b > 0 ? b : 64);  // 64: the evaluate default (docs/campaign.md)
       }
       if (e.kind == "train_expert" || e.kind == "classifier_expert" || e.kind == "decompose")
-        add_modules(e.params, mlp, attn);
+        add_modules(e.params, mlp, attn, qkvo);
     }
     for (const auto& t : c.tasks) new_tokens = std::max(new_tokens, t.max_new_tokens);
     if (!a.given("--batch") && batch > 0) st.eval_batch = static_cast<int>(batch);
     if (!a.given("--new-tokens") && new_tokens > 0) st.max_new_tokens = new_tokens;
     if (!a.given("--modules") && (mlp || attn))
-      st.modules = mlp && attn ? SvfModules::all : attn ? SvfModules::attn : SvfModules::mlp;
+      st.modules = mlp && attn ? (qkvo ? SvfModules::all_qkvo : SvfModules::all)
+                   : attn      ? (qkvo ? SvfModules::attn_qkvo : SvfModules::attn)
+                               : SvfModules::mlp;
     plans.push_back(plan_memory_with_alternatives(shape, st));
   }
   if (!problems.empty()) throw UsageError(join(problems, "\n"));
@@ -183,7 +186,7 @@ Command add_plan_command(CLI::App& t2) {
   app->add_option("--new-tokens", s.max_new_tokens, "most generated tokens")->capture_default_str();
   app->add_option("--micro-batch", s.train_micro_batch, "sequences per scoring forward/backward")
       ->capture_default_str();
-  app->add_option("--modules", a->modules, "adapted matrices: mlp, attn, all")->capture_default_str();
+  app->add_option("--modules", a->modules, "adapted matrices: mlp, attn (q, v), attn_qkvo, all (mlp + q, v), all_qkvo")->capture_default_str();
   app->add_option("--factors", a->factors, "dtype of U, sigma, V: bf16, fp32")->capture_default_str();
   app->add_option("--weights", a->weights, "dtype of the served weights: bf16, fp32")->capture_default_str();
   app->add_option("--recompute", a->recompute, "training activations: layer (checkpoint each layer), none")

@@ -30,6 +30,8 @@ Command add_table_command(CLI::App& t2) {
   app->add_option("--decimals", a->table.decimals, "decimals of scores and normalised scores")
       ->capture_default_str()
       ->check(CLI::Range(0, 6));
+  app->add_flag("--no-se{false}", a->table.show_se,
+                "scores only, as the published tables (CSV and JSON keep the standard errors)");
   app->add_flag("--check-records", a->table.check_records,
                 "recompute every accuracy from the per-example records and fail on a mismatch");
   return {app, [a]() -> int {

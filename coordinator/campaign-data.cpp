@@ -1,6 +1,7 @@
 #include "coordinator/campaign-data.h"
 
 #include <algorithm>
+#include <set>
 
 #include "core/check.h"
 #include "core/error.h"
@@ -42,7 +43,8 @@ std::string CampaignTask::sandbox_isolation() const {
 }
 
 bool CampaignTask::has_role(const std::string& role) const {
-  if (role.rfind("shots:", 0) == 0) return spec_.split.count("test") > 0;
+  if (role.rfind("shots:", 0) == 0) return spec_.split.count("train") > 0 || spec_.split.count("test") > 0;
+  if (role.rfind("test-without:", 0) == 0) return spec_.split.count("test") > 0;
   return spec_.split.count(role) > 0;
 }
 
@@ -52,6 +54,13 @@ std::vector<std::string> CampaignTask::stop_strings() const {
   if (spec_.params.contains("stop") && spec_.params["stop"].is_array())
     return spec_.params["stop"].get<std::vector<std::string>>();
   return task_->stop_strings();
+}
+
+std::string CampaignTask::shots_source() const { return spec_.split.count("train") ? "train" : "test"; }
+
+std::string CampaignTask::evaluated_role(const std::string& shots_role) const {
+  if (shots_role.empty() || shots_source() != "test") return "test";
+  return "test-without:" + shots_role;
 }
 
 const std::vector<tasks::Example>& CampaignTask::examples(const std::string& role) const {
@@ -72,7 +81,13 @@ std::vector<tasks::Example> CampaignTask::cls_pool() const {
     const TaskSpec* s = campaign_.find_task(src);
     T2_CHECK_AS(UsageError, s, "task '{}': source '{}' for label {} is not a task of the campaign", spec_.name, src, label);
     CampaignTask source(campaign_, *s);
-    const std::string role = from_test || !source.has_role("train") ? "test" : "train";
+    // train splits only: test questions only with compat cls_test_data (the reference's recipe)
+    T2_CHECK_AS(UsageError, from_test || source.has_role("train"),
+                "task '{}': source '{}' (label {}) has no train split, so the classifier would be trained on "
+                "test questions it later routes; give task '{}' a train split, or set compat: [cls_test_data] on "
+                "task '{}' for the reference's contaminated data",
+                spec_.name, src, label, src, spec_.name);
+    const std::string role = from_test ? "test" : "train";
     const auto& exs = source.examples(role);
     for (size_t i = 0; i < std::min(per_source, exs.size()); ++i) {
       tasks::Example d = tasks::dispatch_example(exs[i]);
@@ -87,17 +102,27 @@ std::vector<tasks::Example> CampaignTask::cls_pool() const {
 
 std::vector<tasks::Example> CampaignTask::load_role(const std::string& role) const {
   if (role.rfind("shots:", 0) == 0) {
-    // shots:<n>:<seed>
+    // shots:<n>:<seed>, from the train split when the task has one, else from the test split (and
+    // then the evaluation of the few-shot mixture uses "test-without:shots:<n>:<seed>")
     auto a = role.find(':', 6);
     T2_CHECK_AS(UsageError, a != std::string::npos, "bad role '{}'; expected shots:N:SEED", role);
     size_t n = std::stoul(role.substr(6, a - 6));
     uint64_t seed = std::stoull(role.substr(a + 1));
-    const auto& test = examples("test");
-    std::vector<int64_t> idx(test.size());
+    const auto& pool = examples(shots_source());
+    std::vector<int64_t> idx(pool.size());
     for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int64_t>(i);
     idx = python_shuffle(idx, seed);
     std::vector<tasks::Example> out;
-    for (size_t i = 0; i < std::min(n, idx.size()); ++i) out.push_back(test[static_cast<size_t>(idx[i])]);
+    for (size_t i = 0; i < std::min(n, idx.size()); ++i) out.push_back(pool[static_cast<size_t>(idx[i])]);
+    return out;
+  }
+  if (role.rfind("test-without:", 0) == 0) {
+    // the test split minus the few-shot examples drawn from it, in test order
+    std::set<std::string> shots;
+    for (const auto& ex : examples(role.substr(13))) shots.insert(ex.id);
+    std::vector<tasks::Example> out;
+    for (const auto& ex : examples("test"))
+      if (!shots.count(ex.id)) out.push_back(ex);
     return out;
   }
   auto rule_it = spec_.split.find(role);

@@ -17,6 +17,7 @@
 #include "experts/reinforce.h"
 #include "experts/svd-layout.h"
 #include "experts/z-layout.h"
+#include "jobs/math-sympy.h"
 #include "results/run-store.h"
 
 namespace t2 {
@@ -27,7 +28,9 @@ using nlohmann::json;
 
 std::string param_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
-results::JobInfo job_info(const Job& j) {
+// Scores that depend on the machine are recorded with the job: MATH pairs the C++ comparison cannot
+// decide go to sympy, so whether sympy was there is a parameter of the result.
+results::JobInfo job_info(const Job& j, const Campaign& c) {
   results::JobInfo info;
   info.id = j.id;
   info.kind = j.kind;
@@ -36,6 +39,19 @@ results::JobInfo job_info(const Job& j) {
   if (!j.task.empty()) info.params["task"] = j.task;
   if (!j.method.empty()) info.params["method"] = j.method;
   if (j.seed >= 0) info.params["seed"] = std::to_string(j.seed);
+  if (j.kind == "classifier_expert") {
+    const TaskSpec* t = c.find_task(j.params.value("task", std::string("cls")));
+    const bool test = t && campaign_task_options(c, *t).has_compat(tasks::compat::cls_test_data);
+    info.params["cls_data"] = test ? "test splits (compat cls_test_data: the questions it later routes)" : "train splits";
+  }
+  if (const TaskSpec* t = j.task.empty() ? nullptr : c.find_task(j.task); t && j.method == "t2_fewshot")
+    info.params["evaluated"] = t->split.count("train")
+                                   ? "test (shots from the train split)"
+                                   : "test without the few-shot examples (the task has no train split)";
+  if (const TaskSpec* t = j.task.empty() ? nullptr : c.find_task(j.task); t && t->kind == "math") {
+    const std::string& why = tasks::sympy_status();
+    info.params["sympy"] = why.empty() ? "available" : "missing (undecided MATH pairs count wrong): " + why;
+  }
   return info;
 }
 
@@ -75,6 +91,15 @@ struct FewshotSetup {
   MixingMode mode = MixingMode::multiplier;
 };
 
+// "shots:<n>:<seed>": the few-shot examples a search job is scored on (seed: shots_seed, else the
+// job's seed).
+std::string shots_role(const Job& search) {
+  const auto& P = search.params;
+  const int64_t seed = P.contains("shots_seed") && P["shots_seed"].is_number_integer() ? P["shots_seed"].get<int64_t>()
+                                                                                         : search.seed;
+  return "shots:" + std::to_string(P.value("shots", int64_t{10})) + ":" + std::to_string(seed);
+}
+
 FewshotSetup fewshot_setup(Shared& sh, const Job& search) {
   FewshotSetup f;
   SvdLayout svd = sh.svd(search.model);
@@ -101,7 +126,7 @@ class RoundDriver : public JobDriver {
     if (!started_) {
       if (done()) return std::nullopt;
       started_ = true;
-      auto info = job_info(job_);
+      auto info = job_info(job_, sh_.campaign);
       // the isolation generated code of this job runs under (throws where it is unavailable)
       if (!job_.task.empty()) info.params["sandbox"] = sh_.tasks.get(job_.task).sandbox_isolation();
       sh_.store.begin_job(info);
@@ -196,14 +221,17 @@ class EvaluateDriver : public RoundDriver {
  protected:
   void start() override {
     const auto& task = sh_.tasks.get(job_.task);
-    n_ = static_cast<int64_t>(task.examples("test").size());
+    // the few-shot mixture never scores the examples it was searched on
+    role_ = job_.method == "t2_fewshot" ? task.evaluated_role(shots_role(sh_.plan_job(job_.params.at("fewshot").get<std::string>())))
+                                        : "test";
+    n_ = static_cast<int64_t>(task.examples(role_).size());
     if (job_.params.contains("limit") && job_.params["limit"].is_number_integer())
       n_ = std::min<int64_t>(n_, job_.params["limit"].get<int64_t>());
     const int64_t bs = std::max<int64_t>(1, job_.params.value("batch_size", int64_t{64}));
     const int64_t batches = (n_ + bs - 1) / bs;
     Payload base = adaptation();
     base.meta["task"] = job_.task;
-    base.meta["role"] = "test";
+    base.meta["role"] = role_;
     base.meta["temperature"] = job_.params.value("temperature", 0.0);
     base.meta["seed"] = job_.seed;
     auto reader = sh_.store.reader();
@@ -314,6 +342,7 @@ class EvaluateDriver : public RoundDriver {
   }
 
   int64_t n_ = 0, done_units_ = 0;
+  std::string role_ = "test";
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -479,11 +508,15 @@ class TrainDriver : public RoundDriver {
     std::vector<int64_t> group_of;
     std::vector<std::vector<int64_t>> shard_samples;  // per shard: example index of each sample
     int64_t prompt = 0;
+    // the experiment's rewards (reward_correct / reward_wrong / reward_unparsed), not the task's ±1
+    const double r_correct = job_.params.value("reward_correct", 1.0), r_wrong = job_.params.value("reward_wrong", -1.0),
+                 r_unparsed = job_.params.value("reward_unparsed", -1.0);
     for (int64_t s = 0; s < shards_; ++s) {
       const auto& r = *rollouts_[static_cast<size_t>(s)];
       std::vector<int64_t> ex;
       for (const auto& rec : r.meta.at("records")) {
-        rewards_.push_back(rec.at("reward").get<double>());
+        const bool correct = rec.at("score").get<double>() > 0.5, parsed = rec.value("parsed", true);
+        rewards_.push_back(correct ? r_correct : parsed ? r_wrong : r_unparsed);
         ex.push_back(rec.at("example_index").get<int64_t>());
       }
       // samples of one prompt are consecutive: group k = prompt position in the whole batch
@@ -601,10 +634,7 @@ class FewshotDriver : public RoundDriver {
     const int64_t K = static_cast<int64_t>(setup_.z.size());
     const int64_t dim = mixture_dim(K, setup_.layout, setup_.per_matrix);
     const double m0 = P.contains("init_mean") && P["init_mean"].is_number() ? P["init_mean"].get<double>() : 1.0 / double(K);
-    const int64_t shots_seed = P.contains("shots_seed") && P["shots_seed"].is_number_integer()
-                                   ? P["shots_seed"].get<int64_t>()
-                                   : job_.seed;
-    role_ = "shots:" + std::to_string(P.value("shots", int64_t{10})) + ":" + std::to_string(shots_seed);
+    role_ = shots_role(job_);
     if (auto g = sh_.store.reader().latest_cem_generation(job_.id)) {
       const auto& b = g->bytes.at("state");
       state_ = search_state_from_bytes(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()),

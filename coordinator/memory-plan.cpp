@@ -58,15 +58,19 @@ ModelShape llama3_70b_shape() {
 SvfModules parse_svf_modules(const std::string& s) {
   if (s == "mlp") return SvfModules::mlp;
   if (s == "attn") return SvfModules::attn;
+  if (s == "attn_qkvo") return SvfModules::attn_qkvo;
   if (s == "all") return SvfModules::all;
-  throw UsageError("unknown SVF modules '" + s + "': " + suggest(s, {"mlp", "attn", "all"}));
+  if (s == "all_qkvo") return SvfModules::all_qkvo;
+  throw UsageError("unknown SVF modules '" + s + "': " + suggest(s, {"mlp", "attn", "attn_qkvo", "all", "all_qkvo"}));
 }
 
 const char* svf_modules_name(SvfModules m) {
   switch (m) {
     case SvfModules::mlp: return "mlp";
     case SvfModules::attn: return "attn";
+    case SvfModules::attn_qkvo: return "attn_qkvo";
     case SvfModules::all: return "all";
+    case SvfModules::all_qkvo: return "all_qkvo";
   }
   return "?";
 }
@@ -100,14 +104,15 @@ std::vector<AdaptedMatrix> adapted_matrices(const ModelShape& s, SvfModules modu
     int64_t out_per_rank;  // column-parallel: rows this rank holds
   };
   std::vector<Kind> kinds;
+  const bool qkvo = modules == SvfModules::attn_qkvo || modules == SvfModules::all_qkvo;
   if (modules != SvfModules::mlp) {
     const int64_t kv_rank = kv_heads_per_rank(s, tp) * hd;
     kinds.push_back({"q_proj", s.heads * hd, s.hidden, true, s.heads * hd / tp});
-    kinds.push_back({"k_proj", s.kv_heads * hd, s.hidden, true, kv_rank});
+    if (qkvo) kinds.push_back({"k_proj", s.kv_heads * hd, s.hidden, true, kv_rank});
     kinds.push_back({"v_proj", s.kv_heads * hd, s.hidden, true, kv_rank});
-    kinds.push_back({"o_proj", s.hidden, s.heads * hd, false, 0});
+    if (qkvo) kinds.push_back({"o_proj", s.hidden, s.heads * hd, false, 0});
   }
-  if (modules != SvfModules::attn) {
+  if (modules == SvfModules::mlp || modules == SvfModules::all || modules == SvfModules::all_qkvo) {
     kinds.push_back({"gate_proj", s.intermediate, s.hidden, true, s.intermediate / tp});
     kinds.push_back({"up_proj", s.intermediate, s.hidden, true, s.intermediate / tp});
     kinds.push_back({"down_proj", s.hidden, s.intermediate, false, 0});
@@ -297,7 +302,7 @@ MemoryPlan plan_memory_with_alternatives(const ModelShape& shape, const PlanSett
     a.factor_bytes = 4;
     add_misfits("fp32 factors", plan_memory(shape, a), true, true);
   }
-  for (SvfModules m : {SvfModules::mlp, SvfModules::attn, SvfModules::all}) {
+  for (SvfModules m : {SvfModules::mlp, SvfModules::attn, SvfModules::attn_qkvo, SvfModules::all, SvfModules::all_qkvo}) {
     if (m == st.modules) continue;
     PlanSettings a = st;
     a.modules = m;

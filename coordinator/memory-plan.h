@@ -38,7 +38,9 @@ ModelShape llama3_70b_shape();
 
 // From a config.json: coordinator/memory-plan-model.h (through the runtime's parser).
 
-enum class SvfModules { mlp, attn, all };  // which linear layers are adapted (attn = q, k, v, o)
+// which linear layers are adapted: attn = q, v (the paper's ablation), attn_qkvo = q, k, v, o;
+// all = mlp + q, v; all_qkvo = mlp + q, k, v, o
+enum class SvfModules { mlp, attn, attn_qkvo, all, all_qkvo };
 SvfModules parse_svf_modules(const std::string& s);  // UsageError listing the valid names
 const char* svf_modules_name(SvfModules m);
 

@@ -46,8 +46,14 @@ std::string part_path(const std::string& out, size_t i) { return fmt::format("{}
 }  // namespace
 
 std::vector<std::string> adapted_weight_names(const Checkpoint& ck, const std::string& modules) {
-  T2_CHECK_AS(UsageError, modules == "mlp" || modules == "attn" || modules == "all",
-              "--modules: unknown '{}' (valid: mlp, attn, all)", modules);
+  // attn = q and v (the paper's attention ablation); attn_qkvo = all four attention projections;
+  // all = mlp + q, v; all_qkvo = mlp + q, k, v, o
+  static const std::vector<std::string> valid{"mlp", "attn", "attn_qkvo", "all", "all_qkvo"};
+  T2_CHECK_AS(UsageError, std::find(valid.begin(), valid.end(), modules) != valid.end(),
+              "--modules: unknown '{}' (valid: mlp, attn (q, v), attn_qkvo (q, k, v, o), all (mlp + q, v), all_qkvo)",
+              modules);
+  const bool want_mlp = modules == "mlp" || modules.rfind("all", 0) == 0, want_attn = modules != "mlp";
+  const bool want_ko = modules.find("qkvo") != std::string::npos;
   static const std::regex re(R"(^model\.layers\.(\d+)\.(mlp|self_attn)\.(gate|up|down|q|k|v|o)_proj\.weight$)");
   const std::vector<std::string> order{"q", "k", "v", "o", "gate", "up", "down"};
   std::vector<std::tuple<int64_t, size_t, std::string>> found;
@@ -55,7 +61,8 @@ std::vector<std::string> adapted_weight_names(const Checkpoint& ck, const std::s
     std::smatch m;
     if (!std::regex_match(n, m, re)) continue;
     bool is_mlp = m[2] == "mlp";
-    if ((modules == "mlp" && !is_mlp) || (modules == "attn" && is_mlp)) continue;
+    if ((is_mlp && !want_mlp) || (!is_mlp && !want_attn)) continue;
+    if (!is_mlp && !want_ko && (m[3] == "k" || m[3] == "o")) continue;
     size_t pos = std::find(order.begin(), order.end(), m[3].str()) - order.begin();
     found.emplace_back(std::stoll(m[1]), pos, n);
   }

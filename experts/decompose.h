@@ -23,7 +23,9 @@ namespace t2 {
 class Checkpoint;
 
 struct DecomposeOptions {
-  std::string modules = "mlp";   // mlp (gate, up, down: the reference) | attn (q, k, v, o) | all
+  // mlp (gate, up, down: the reference) | attn (q, v: the paper's ablation) | attn_qkvo (q, k, v, o) |
+  // all (mlp + q, v) | all_qkvo (mlp + q, k, v, o)
+  std::string modules = "mlp";
   int tp = 1;                     // shard files for tensor-parallel degree tp
   std::string out_dir;            // default: MODEL_DIR/t2-svd
   bool fp64 = false;              // SVD in float64 (factors stored as float64)

@@ -7,9 +7,15 @@
 
 namespace t2::tasks {
 
-// The reference's cascade: `answer is \(?([A-J])\)?` (first match), then `.*[aA]nswer:\s*([A-J])`,
+// The reference's cascade (compat `arc_guess`): `answer is \(?([A-J])\)?` (first match), then `.*[aA]nswer:\s*([A-J])`,
 // then the last standalone letter A-J anywhere (`\b[A-J]\b(?!.*\b[A-J]\b)`, DOTALL).
 std::optional<char> extract_choice_letter(const std::string& response);
+
+// As a careful grader reads a response with `n_options` options (letters A.. only): the last
+// "answer is (X)" / "answer is option X" / "answer: X" with X a whole word (not the "D" of
+// "Definitely"), markdown bold ignored; else the last "(X)" or "option X"; else the last standalone
+// letter that is not the article "A" nor the pronoun "I".
+std::optional<char> choice_answer(const std::string& response, size_t n_options = 10);
 
 // The reference's replacement for an unparseable answer: random.seed(42); randint(0, n-1) as a
 // letter ("A" for 4 or 5 options, "C" for 3). Used only under compat `original`.

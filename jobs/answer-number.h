@@ -1,11 +1,14 @@
 // Numeric answers (GSM8K and user tasks of scorer kind `numeric`).
 //
-// Default: the last number in the text, where a number may carry a sign ("-3", "+4"; a '-' directly
-// after a letter or digit is an operator, not a sign), thousands separators ("1,234,567" is one
-// number; "1,23" is two), a decimal part ("2.50", ".5") and is followed by anything (units, "%",
+// Default (a careful grader): the answer the response marks — the number after the last "####", in
+// the last "\boxed{}", or after the last "answer is" / "answer:" (up to the end of that sentence,
+// after its last "=") — else the last number in the text. "{,}" and "\," thousands separators and
+// the Unicode minus (U+2212) are read as "," and "-". A number may carry a sign ("-3", "+4"; a '-'
+// directly after a letter or digit is an operator, not a sign), thousands separators ("1,234,567" is
+// one number; "1,23" is two), a decimal part ("2.50", ".5") and is followed by anything (units, "%",
 // a full stop). Compared with a relative tolerance.
 //
-// compat `original` (METHOD.md §5.1): the reference's regex `\d*\.?\d+`, last match, so "1,234"
+// compat `gsm8k_regex` (METHOD.md §5.1): the reference's regex `\d*\.?\d+`, last match, so "1,234"
 // reads as 234 and "-3" as 3; the gold answer goes through the same regex and is truncated to an int.
 #pragma once
 
@@ -19,6 +22,11 @@ struct NumberMatch {
   std::string text;  // as written, e.g. "-1,234.50"
 };
 
+// The number a response gives as its answer (default rules above), or nullopt; `how` (optional)
+// names the rule that found it ("####", "boxed", "answer is", "last number").
+std::optional<NumberMatch> gsm8k_answer(const std::string& response, std::string* how = nullptr);
+// "{,}" -> ",", "\," between digits -> ",", U+2212 / U+2013 before a digit -> "-".
+std::string normalise_number_text(const std::string& text);
 // The last number in `text` (default rules), or nullopt.
 std::optional<NumberMatch> last_number(const std::string& text);
 // The reference's `\d*\.?\d+` last match as a float, or nullopt.

@@ -514,8 +514,11 @@ class Loader {
     static const std::vector<std::string> roles = {"train", "valid", "test"};
     const std::string skp = child(kp, "split");
     std::map<std::string, std::pair<std::string, yaml::Origin>> rules;
-    for (auto it = k.default_split.begin(); it != k.default_split.end(); ++it)
+    std::set<std::string> defaulted;  // roles still on the kind's default rule
+    for (auto it = k.default_split.begin(); it != k.default_split.end(); ++it) {
       rules[it.key()] = {it.value().get<std::string>(), at};
+      defaulted.insert(it.key());
+    }
     if (const Node* s = n.find("split")) {
       if (want_map(*s, skp, "a mapping of train/valid/test to split rules such as 'train|even'")) {
         for (const auto& se : s->map) {
@@ -524,6 +527,7 @@ class Loader {
             p_.add(se.key_origin, rkp, "unknown split '" + se.key + "'", suggest(se.key, roles));
             continue;
           }
+          defaulted.erase(se.key);
           if (yaml::scalar_is_null(se.value)) {
             rules.erase(se.key);
             continue;
@@ -546,6 +550,7 @@ class Loader {
         continue;
       }
       const bool known_source = t.kind == "cls" ? r.source == "pool" : t.data.count(r.source) > 0;
+      if (!known_source && defaulted.count(role)) continue;  // a default role whose file was not given
       if (!known_source) {
         std::vector<std::string> keys;
         if (t.kind == "cls") keys = {"pool"};

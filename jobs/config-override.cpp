@@ -60,7 +60,7 @@ ConfigOverride parse_override(const std::string& text, int index) {
     o.value = yaml::parse(text.substr(eq + 1), where, index);
   }
   static const std::regex key_re("[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*");
-  if (!std::regex_match(path, key_re))
+  if (path.size() > 1024 || !std::regex_match(path, key_re))  // bounded: std::regex recurses per character
     throw UsageError(where + ": '" + path + "' is not a key path; expected names and list positions joined by '.' "
                      "(e.g. experiments.experts.lr)");
   o.keys = split_path(path);
@@ -116,7 +116,7 @@ void apply_override(yaml::Node& root, const ConfigOverride& o, ConfigProblems& p
     if (cur->is_seq()) {
       size_t pos = cur->seq.size() + 1;
       static const std::regex num("[0-9]+");
-      if (std::regex_match(key, num)) {
+      if (key.size() <= 9 && std::regex_match(key, num)) {
         pos = std::stoul(key);
         if (pos == cur->seq.size() && !o.remove) {  // one past the end appends
           yaml::Node n;

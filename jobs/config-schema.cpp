@@ -42,14 +42,16 @@ std::function<std::string(const nlohmann::json&)> rule_power_of_two() {
 std::function<std::string(const nlohmann::json&)> rule_slurm_time() {
   return [](const nlohmann::json& v) {
     static const std::regex re("([0-9]+-)?[0-9]{1,2}(:[0-9]{2}){0,2}");
-    return std::regex_match(v.get<std::string>(), re) ? ""
+    // std::regex recurses per character: bound the text first (a long scalar would overflow the stack)
+    const std::string& t = v.get<std::string>();
+    return t.size() <= 32 && std::regex_match(t, re) ? ""
                                                       : "expected a Slurm time: MM, HH:MM:SS or D-HH:MM:SS";
   };
 }
 
 bool is_identifier(const std::string& s) {
   static const std::regex re("[A-Za-z0-9][A-Za-z0-9_-]*");
-  return std::regex_match(s, re);
+  return s.size() <= 256 && std::regex_match(s, re);  // bounded: std::regex recurses per character
 }
 
 std::function<std::string(const nlohmann::json&)> rule_identifier() {

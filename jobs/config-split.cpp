@@ -40,7 +40,7 @@ std::vector<std::string> split_on(const std::string& s, char sep) {
 
 bool parse_count(const std::string& s, int64_t& v) {
   static const std::regex re("[0-9]{1,12}");
-  if (!std::regex_match(s, re)) return false;
+  if (s.size() > 12 || !std::regex_match(s, re)) return false;  // bounded: std::regex recurses per character
   v = std::strtoll(s.c_str(), nullptr, 10);
   return true;
 }

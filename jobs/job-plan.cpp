@@ -265,9 +265,14 @@ class Expander {
       for (const auto& k : plan_.jobs)
         if ((k.kind == "train_expert" || k.kind == "classifier_expert") && k.model == j.model)
           mods.insert(k.params.value("modules", "mlp"));
-      std::string m = mods.empty() ? "mlp" : mods.size() == 1 ? *mods.begin() : "all";
-      if (mods.count("all")) m = "all";
-      j.params["modules"] = m;
+      // the union: mlp (gate, up, down), attention q and v, and k and o for the *_qkvo names
+      bool mlp = mods.empty(), attn = false, qkvo = false;
+      for (const auto& m : mods) {
+        mlp |= m == "mlp" || m == "all" || m == "all_qkvo";
+        attn |= m != "mlp";
+        qkvo |= m.find("qkvo") != std::string::npos;
+      }
+      j.params["modules"] = mlp && attn ? (qkvo ? "all_qkvo" : "all") : attn ? (qkvo ? "attn_qkvo" : "attn") : "mlp";
     }
   }
 

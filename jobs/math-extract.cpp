@@ -138,18 +138,58 @@ std::optional<std::string> last_boxed_content(const std::string& s) {
   return remove_boxed(*b);
 }
 
-std::optional<std::string> extract_math_answer(const std::string& response) {
+namespace {
+
+// "$x$", "\\(x\\)", "\\[x\\]" -> "x" (then a trailing full stop dropped)
+std::string drop_math_delimiters(std::string s) {
+  s = strip(s);
+  for (;;) {
+    if (s.size() >= 2 && s.front() == '$' && s.back() == '$') s = strip(s.substr(1, s.size() - 2));
+    else if (s.size() >= 4 && (s.compare(0, 2, "\\(") == 0 && s.compare(s.size() - 2, 2, "\\)") == 0))
+      s = strip(s.substr(2, s.size() - 4));
+    else if (s.size() >= 4 && (s.compare(0, 2, "\\[") == 0 && s.compare(s.size() - 2, 2, "\\]") == 0))
+      s = strip(s.substr(2, s.size() - 4));
+    else if (!s.empty() && s.back() == '.') s = strip(s.substr(0, s.size() - 1));
+    else return s;
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> extract_math_answer(const std::string& response, bool reference) {
   static const std::string phrase = "The answer is: ";
   size_t p = response.rfind(phrase);
-  if (p != std::string::npos) {
+  size_t box = response.rfind("\\boxed");
+  if (box == std::string::npos) box = response.rfind("\\fbox");
+  if (p != std::string::npos && (reference || box == std::string::npos || box < p)) {
     std::string rest = response.substr(p + phrase.size());
     size_t e = rest.find(".\n");
     if (e != std::string::npos) rest = rest.substr(0, e);
     rest = strip(rest);
     if (!rest.empty() && rest.back() == '.') rest.pop_back();
-    return rest;
+    if (reference) return rest;
+    return drop_math_delimiters(rest);
   }
-  return last_boxed_content(response);
+  if (auto b = last_boxed_content(response); b || reference) return b;
+  // no box: "The final answer is $\\frac{3}{4}$." as a careful reader takes it
+  std::string low = response;
+  for (auto& c : low) c = char(std::tolower(static_cast<unsigned char>(c)));
+  size_t q = low.rfind("answer is");
+  if (q == std::string::npos) return std::nullopt;
+  std::string rest = response.substr(q + 9);
+  size_t a = rest.find_first_not_of(" \t:");
+  if (a == std::string::npos) return std::nullopt;
+  rest = rest.substr(a);
+  size_t e = std::string::npos;
+  if (rest[0] == '$') {
+    e = rest.find('$', rest.compare(0, 2, "$$") == 0 ? 2 : 1);  // "$3$. I hope it is correct."
+    if (e != std::string::npos) e += rest.compare(0, 2, "$$") == 0 ? 2 : 1;
+  }
+  if (e == std::string::npos) e = std::min(rest.find('\n'), rest.find(". "));
+  if (e != std::string::npos) rest = rest.substr(0, e);
+  rest = drop_math_delimiters(rest);
+  if (rest.empty()) return std::nullopt;
+  return rest;
 }
 
 std::string strip_math_string(std::string string) {

@@ -15,9 +15,12 @@ std::optional<std::string> remove_boxed(const std::string& s);
 // The content of the last boxed expression in `s`.
 std::optional<std::string> last_boxed_content(const std::string& s);
 
-// Response extraction of the reference: after the last "The answer is: " up to the first ".\n" (a
-// trailing '.' stripped) when that phrase occurs, otherwise the last boxed content.
-std::optional<std::string> extract_math_answer(const std::string& response);
+// Response extraction. Reference (`reference` = true, compat `math_tolerance`): after the last
+// "The answer is: " up to the first ".\n" (a trailing '.' stripped) when that phrase occurs, otherwise
+// the last boxed content. Default: the same, but a "$...$" around that answer is dropped, a \boxed{}
+// in it (or after it) gives its content, and without phrase or box the text after the last "answer
+// is" (any case) up to the end of its line.
+std::optional<std::string> extract_math_answer(const std::string& response, bool reference = false);
 
 // `_strip_string`: the normalisation both sides get before comparison.
 std::string strip_math_string(std::string s);

@@ -68,7 +68,9 @@ std::vector<ParamSpec> reinforce_params() {
       p_num("init_mean", 0.1, nullptr, "any", "z initial mean"),
       p_num("init_std", 0.01, rule_at_least(0), ">= 0", "z initial standard deviation"),
       p_num("max_mult", 1.0, rule_greater(0), "> 0", "multiplier m = sigmoid(z) * max_mult"),
-      p_choice("modules", {"mlp", "attn", "all"}, "adapted matrices: MLP (reference), attention q/v, or both"),
+      p_choice("modules", {"mlp", "attn", "attn_qkvo", "all", "all_qkvo"},
+               "adapted matrices: MLP (reference), attention q/v (the paper's ablation), attention q/k/v/o, "
+               "MLP + q/v, MLP + q/k/v/o"),
       p_num("reward_correct", 1.0, nullptr, "any", "reward of a correct answer"),
       p_num("reward_wrong", -1.0, nullptr, "any", "reward of a wrong answer"),
       p_num("reward_unparsed", -1.0, nullptr, "any", "reward when no answer could be extracted"),
@@ -94,7 +96,7 @@ void register_task_kinds(Registry<TaskKind>& r) {
   t.family = "math", t.data_keys = {"train", "test"};
   t.default_data = {{"test", "data/math/math500_test.jsonl"}};
   t.default_split = {{"test", "test"}};
-  t.max_new_tokens = 1024, t.shots_seed = 27;
+  t.max_new_tokens = 1024, t.shots_seed = 27, t.compat = {"math_tolerance"};
   t.doc = "MATH (competition math JSONL with problem/solution; MATH-500 by default)";
   r.add("math", t);
 
@@ -126,8 +128,9 @@ void register_task_kinds(Registry<TaskKind>& r) {
 
   t = {};
   t.family = "reasoning", t.data_keys = {"train", "validation", "test"};
-  t.default_data = {{"test", "data/arc/ARC-Challenge-Test.jsonl"}};
-  t.default_split = {{"test", "test"}};
+  // the train file gives few-shot examples and classifier data that are not test questions
+  t.default_data = {{"train", "data/arc/ARC-Challenge-Train.jsonl"}, {"test", "data/arc/ARC-Challenge-Test.jsonl"}};
+  t.default_split = {{"train", "train|even"}, {"valid", "train|odd"}, {"test", "test"}};
   t.max_new_tokens = 512, t.shots_seed = 38, t.compat = {"arc_guess", "arc_raw_keys"};
   t.doc = "ARC-Challenge (HF ai2_arc schema JSONL)";
   r.add("arc_challenge", t);
@@ -167,7 +170,7 @@ void register_task_kinds(Registry<TaskKind>& r) {
 void register_experiment_kinds(Registry<ExperimentKind>& r) {
   ExperimentKind k;
   k.axes = {"models"};
-  k.params = {p_choice("modules", {"auto", "mlp", "attn", "all"},
+  k.params = {p_choice("modules", {"auto", "mlp", "attn", "attn_qkvo", "all", "all_qkvo"},
                        "matrices to decompose; auto = those the model's experts adapt"),
               p_choice("dtype", {"fp32", "fp64"}, "SVD precision"),
               p_choice("device", {"auto", "cpu", "gpu"}, "where the SVD runs")};
@@ -326,7 +329,9 @@ Registry<ExperimentKind>& experiment_kinds() {
 const std::vector<std::pair<std::string, std::string>>& task_compat_switches() {
   static const std::vector<std::pair<std::string, std::string>> s = {
       {"gsm8k_regex", "GSM8K answers by the last \\d*\\.?\\d+ (drops commas and signs, METHOD.md §5.1)"},
-      {"arc_guess", "an unparsed ARC answer gets the reference's seeded guess (§5.3)"},
+      {"math_tolerance", "MATH by the reference's rules: x100 leniency, mixed numbers as products, ordered lists, "
+                         "rel 1e-3 (§5.2)"},
+      {"arc_guess", "ARC letters by the reference's cascade (no word boundaries) and its seeded guess (§5.3)"},
       {"arc_raw_keys", "numeric ARC answer keys are compared raw and never match (§5.3)"},
       {"cls_test_data", "the classifier's data comes from test splits as in the reference (§6.2)"},
       {"cls_case_sensitive", "classifier labels match case-sensitively (§6.1)"},

@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "jobs/jsonl.h"
+#include "jobs/math-sympy.h"
 
 namespace t2::tasks {
 
@@ -13,6 +14,7 @@ nlohmann::json ScoreReport::to_json() const {
                       {"examples", examples}, {"scored", scored},   {"correct", correct},
                       {"accuracy", accuracy()}};
   if (!sandbox.empty()) j["sandbox"] = sandbox;
+  if (!sympy.empty()) j["sympy"] = sympy;
   j["verdicts"] = nlohmann::json::array();
   for (auto& it : items) {
     auto v = it.verdict.to_json();
@@ -36,6 +38,7 @@ std::string ScoreReport::to_text() const {
   if (scored < examples) s += fmt::format(", {} of {} examples had no response", examples - scored, examples);
   s += "\n";
   if (!sandbox.empty()) s += "code sandbox: " + sandbox + "\n";
+  if (!sympy.empty() && sympy != "available") s += "sympy " + sympy + "\n";
   return s;
 }
 
@@ -51,16 +54,11 @@ std::vector<std::pair<size_t, std::string>> read_responses(const std::string& pa
                 "{}: 'id' must be a string or an integer, got {}", r.where(), idv.type_name());
     std::string id = idv.is_string() ? idv.get<std::string>() : idv.dump();
     const std::string& response = require_string(r, "response");
-    size_t ix;
+    // ids only: a position would silently score a response against another question
     auto it = by_id.find(id);
-    if (it != by_id.end()) {
-      ix = it->second;
-    } else if (idv.is_number_integer() && idv.get<long long>() >= 0 && size_t(idv.get<long long>()) < examples.size()) {
-      ix = size_t(idv.get<long long>());
-    } else {
-      T2_FAIL_AS(FormatError, "{}: id {} names no example of the data set ({} examples, ids like '{}')", r.where(),
-                 idv.dump(), examples.size(), examples.empty() ? "" : examples.front().id);
-    }
+    T2_CHECK_AS(FormatError, it != by_id.end(), "{}: id {} names no example of the data set ({} examples, ids like '{}')",
+                r.where(), idv.dump(), examples.size(), examples.empty() ? "" : examples.front().id);
+    size_t ix = it->second;
     auto [prev, fresh] = seen.emplace(ix, r.line);
     T2_CHECK_AS(FormatError, fresh, "{}: a second response for example '{}' (the first is on line {})", r.where(),
                 examples[ix].id, prev->second);
@@ -86,6 +84,11 @@ ScoreReport score_responses(const Task& task, const std::vector<Example>& exampl
   rep.metric = task.metric();
   rep.examples = examples.size();
   rep.scored = verdicts.size();
+  if (task.kind() == "math")
+    rep.sympy = !task.options().use_sympy ? "off"
+                : sympy_status(task.options().python).empty()
+                    ? "available"
+                    : "missing (undecided pairs count wrong): " + sympy_status(task.options().python);
   for (size_t k = 0; k < verdicts.size(); ++k) {
     rep.correct += verdicts[k].correct;
     rep.items.push_back({ex[k].id, resp[k], verdicts[k]});

@@ -25,15 +25,15 @@ struct ScoreReport {
   size_t correct = 0;
   std::string sandbox;  // code tasks: the sandbox's isolation (SandboxInfo::describe), else empty
   double accuracy() const { return scored ? double(correct) / double(scored) : 0.0; }
+  std::string sympy;  // MATH: "available", or why not (undecided pairs then count wrong); else ""
   std::vector<ScoredExample> items;  // in data-set order
   nlohmann::json to_json() const;
   std::string to_text() const;  // one line per example, then the accuracy line
 };
 
-// Reads the responses file and matches each line to an example: first by id (string compare with
-// Example::id; numbers compared by their decimal text), then, for an integer id that names no
-// example, by position in `examples`. FormatError names the file and line of a bad, unknown or
-// duplicate entry.
+// Reads the responses file and matches each line to an example by id (string compare with
+// Example::id; numbers compared by their decimal text); never by position. FormatError names the
+// file and line of a bad, unknown or duplicate entry.
 std::vector<std::pair<size_t, std::string>> read_responses(const std::string& path,
                                                            const std::vector<Example>& examples);
 

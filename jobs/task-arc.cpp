@@ -79,13 +79,15 @@ class ArcTask : public Task {
 
   Verdict score(const Example& ex, const std::string& response) const override {
     Verdict v;
-    auto letter = extract_choice_letter(response);
+    size_t n = ex.gold["n_options"].get<size_t>();
+    // compat arc_guess: the reference's cascade (letters need no word boundary) and its guess
+    auto letter = opt_.has_compat(compat::arc_guess) ? extract_choice_letter(response) : choice_answer(response, n);
     v.parsed = letter.has_value();
     std::string gold = ex.gold["answer"].get<std::string>();
     if (letter) {
       v.extracted = std::string(1, *letter);
     } else if (opt_.has_compat(compat::arc_guess)) {
-      v.extracted = std::string(1, reference_guess_letter(ex.gold["n_options"].get<size_t>()));
+      v.extracted = std::string(1, reference_guess_letter(n));
       v.detail = "no letter found; compat arc_guess: the reference's fixed guess; ";
     }
     v.correct = !v.extracted.empty() && v.extracted == gold;

@@ -1,5 +1,5 @@
 // GSM8K (METHOD.md §5.1): plain Llama-3 template, the Alpaca-style system prompt, the question as
-// the user turn; the answer is the last number of the response.
+// the user turn; the answer is the number the response marks (answer-number.h), else its last number.
 #include <cmath>
 
 #include "core/check.h"
@@ -63,12 +63,13 @@ class Gsm8kTask : public Task {
       v.correct = pred && gold && pred->value == std::trunc(gold->value);
       v.detail = fmt::format("compat gsm8k_regex: gold {}", gold ? std::trunc(gold->value) : NAN);
     } else {
-      auto pred = last_number(response);
+      std::string how;
+      auto pred = gsm8k_answer(response, &how);
       double gold = ex.gold["value"].get<double>();
       v.parsed = pred.has_value();
       if (pred) v.extracted = pred->text;
       v.correct = pred && numbers_equal(pred->value, gold);
-      v.detail = fmt::format("gold {}", ex.gold["answer"].get<std::string>());
+      v.detail = fmt::format("gold {} (answer by {})", ex.gold["answer"].get<std::string>(), how);
     }
     v.reward = reward_for(v.correct, v.parsed);
     return v;

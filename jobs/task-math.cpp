@@ -59,9 +59,9 @@ class MathTask : public Task {
     std::vector<SympyPair> pending;
     std::vector<size_t> pending_ix;
     for (size_t i = 0; i < examples.size(); ++i) {
-      auto pred = extract_math_answer(responses[i]);
+      auto pred = extract_math_answer(responses[i], reference_rules());
       std::optional<std::string> gold = examples[i].gold["answer"].get<std::string>();
-      auto mv = math_is_equiv(pred, gold, rel());
+      auto mv = math_is_equiv(pred, gold, rel(), reference_rules());
       Verdict& v = out[i];
       v.parsed = pred.has_value();
       v.extracted = pred.value_or("");
@@ -91,7 +91,8 @@ class MathTask : public Task {
   }
 
  private:
-  double rel() const { return opt_.has_compat(compat::math_tolerance) ? kMathReferenceRel : kMathSymbolicRel; }
+  bool reference_rules() const { return opt_.has_compat(compat::math_tolerance); }
+  double rel() const { return reference_rules() ? kMathReferenceRel : kMathSymbolicRel; }
 };
 
 }  // namespace

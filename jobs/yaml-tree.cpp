@@ -4,7 +4,7 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <regex>
+#include <cctype>
 
 #include "core/error.h"
 
@@ -49,7 +49,42 @@ Origin origin_of(const YAML::Mark& m, int override_index) {
   return o;
 }
 
-Node convert(const YAML::Node& y, int override_index, const Origin& fallback) {
+// Bounds that no real campaign file comes near, so that a hostile or broken file fails fast:
+// aliases are expanded here (yaml-cpp shares aliased nodes), so a "billion laughs" tree of 9 levels
+// of 10 aliases would otherwise become 10^9 nodes, and a self-referential alias would never end.
+constexpr size_t kMaxNodes = 100000;
+constexpr size_t kMaxDepth = 64;
+constexpr size_t kMaxScalar = 65536;
+
+struct Budget {
+  std::string label;
+  int override_index = 0;
+  size_t nodes = 0;
+  std::vector<YAML::Node> ancestors;
+};
+
+[[noreturn]] void refuse(const Budget& b, const YAML::Mark& m, const std::string& what) {
+  std::string where = b.override_index ? "<override " + std::to_string(b.override_index) + ">"
+                                       : b.label + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+  throw UsageError(where + ": " + what);
+}
+
+Node convert(const YAML::Node& y, int override_index, const Origin& fallback, Budget& b) {
+  for (const auto& a : b.ancestors)
+    if (a.is(y))
+      refuse(b, y.Mark(), "a YAML alias refers to a node that contains it (a self-referential anchor); expected a tree");
+  if (b.ancestors.size() >= kMaxDepth)
+    refuse(b, y.Mark(), "YAML nested more than " + std::to_string(kMaxDepth) + " levels deep; expected a campaign file");
+  if (++b.nodes > kMaxNodes)
+    refuse(b, y.Mark(),
+           "YAML expands to more than " + std::to_string(kMaxNodes) +
+               " nodes (aliases are expanded; an alias tree such as 'billion laughs' grows exponentially); "
+               "expected a campaign file");
+  b.ancestors.push_back(y);
+  struct Pop {
+    Budget& b;
+    ~Pop() { b.ancestors.pop_back(); }
+  } pop{b};
   Node n;
   n.origin = origin_of(y.Mark(), override_index);
   switch (y.Type()) {
@@ -61,12 +96,15 @@ Node convert(const YAML::Node& y, int override_index, const Origin& fallback) {
       break;
     case YAML::NodeType::Scalar:
       n.kind = Node::Kind::scalar;
+      if (y.Scalar().size() > kMaxScalar)
+        refuse(b, y.Mark(), "a scalar of " + std::to_string(y.Scalar().size()) + " characters; at most " +
+                                std::to_string(kMaxScalar) + " (put long text in a file the campaign names)");
       n.scalar = y.Scalar();
       n.quoted = y.Tag() == "!";
       break;
     case YAML::NodeType::Sequence:
       n.kind = Node::Kind::seq;
-      for (const auto& c : y) n.seq.push_back(convert(c, override_index, n.origin));
+      for (const auto& c : y) n.seq.push_back(convert(c, override_index, n.origin, b));
       break;
     case YAML::NodeType::Map:
       n.kind = Node::Kind::map;
@@ -74,7 +112,8 @@ Node convert(const YAML::Node& y, int override_index, const Origin& fallback) {
         MapEntry e;
         e.key_origin = origin_of(kv.first.Mark(), override_index);
         e.key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("<non-scalar key>");
-        e.value = convert(kv.second, override_index, e.key_origin);
+        if (e.key.size() > kMaxScalar) refuse(b, kv.first.Mark(), "a key of " + std::to_string(e.key.size()) + " characters");
+        e.value = convert(kv.second, override_index, e.key_origin, b);
         n.map.push_back(std::move(e));
       }
       break;
@@ -97,7 +136,10 @@ Node parse(const std::string& text, const std::string& label, int override_index
   Origin top;
   top.override_index = override_index;
   if (!override_index) top.line = top.col = 1;
-  return convert(y, override_index, top);
+  Budget b;
+  b.label = label;
+  b.override_index = override_index;
+  return convert(y, override_index, top, b);
 }
 
 void set_origin(Node& n, const Origin& o) {
@@ -125,8 +167,12 @@ std::optional<bool> scalar_bool(const Node& n) {
 
 std::optional<long long> scalar_int(const Node& n) {
   if (!n.is_scalar() || n.quoted) return std::nullopt;
-  static const std::regex re("[-+]?[0-9]+");
-  if (!std::regex_match(n.scalar, re)) return std::nullopt;
+  // by hand, not std::regex: libstdc++'s matcher recurses per character (a long scalar overflows the stack)
+  const std::string& t = n.scalar;
+  size_t i = (!t.empty() && (t[0] == '-' || t[0] == '+')) ? 1 : 0;
+  if (i == t.size() || t.size() > 40) return std::nullopt;
+  for (size_t k = i; k < t.size(); ++k)
+    if (!std::isdigit(static_cast<unsigned char>(t[k]))) return std::nullopt;
   errno = 0;
   char* end = nullptr;
   long long v = std::strtoll(n.scalar.c_str(), &end, 10);
@@ -136,8 +182,29 @@ std::optional<long long> scalar_int(const Node& n) {
 
 std::optional<double> scalar_number(const Node& n) {
   if (!n.is_scalar() || n.quoted) return std::nullopt;
-  static const std::regex re("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
-  if (!std::regex_match(n.scalar, re)) return std::nullopt;
+  // [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? by hand (see scalar_int)
+  const std::string& t = n.scalar;
+  if (t.size() > 400) return std::nullopt;
+  auto digits = [&](size_t& i) {
+    size_t a = i;
+    while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
+    return i - a;
+  };
+  size_t i = (!t.empty() && (t[0] == '-' || t[0] == '+')) ? 1 : 0;
+  size_t whole = digits(i);
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    size_t frac = digits(i);
+    if (!whole && !frac) return std::nullopt;
+  } else if (!whole) {
+    return std::nullopt;
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '-' || t[i] == '+')) ++i;
+    if (!digits(i)) return std::nullopt;
+  }
+  if (i != t.size()) return std::nullopt;
   return std::strtod(n.scalar.c_str(), nullptr);
 }
 

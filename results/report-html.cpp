@@ -39,11 +39,14 @@ std::string figure(const std::string& id, const std::string& svg, const std::str
                      xml_escape(caption));
 }
 
-std::string cell_html(const std::optional<TableCell>& c, const TableRow& r, int d) {
+std::string cell_html(const std::optional<TableCell>& c, const TableRow& r, int d, bool show_se) {
   if (!c) return "—";
   std::string s = fmt::format("{:.{}f}", c->mean, d);
   if (c->seeds > 1) s += fmt::format(" ± {:.{}f}", c->std, d);
+  else if (show_se && c->n > 0) s += fmt::format(" ± {:.{}f}", c->se, d);
   if (r.is_base) s += fmt::format(" ({:.{}f})", 1.0, d);
+  else if (c->normalised && c->normalised_se && show_se)
+    s += fmt::format(" ({:.{}f} ± {:.{}f})", *c->normalised, d, *c->normalised_se, d);
   else if (c->normalised) s += fmt::format(" ({:.{}f})", *c->normalised, d);
   return s;
 }
@@ -103,7 +106,7 @@ std::string render_report_html(const std::vector<RunReader>& runs, const ReportO
   for (auto& r : table.rows) {
     o += r.is_base ? "<tr class=\"base\">" : "<tr>";
     o += "<td>" + xml_escape(r.label) + "</td>";
-    for (auto& c : r.cells) o += "<td>" + xml_escape(cell_html(c, r, table.decimals)) + "</td>";
+    for (auto& c : r.cells) o += "<td>" + xml_escape(cell_html(c, r, table.decimals, table.show_se)) + "</td>";
     o += "</tr>\n";
   }
   o += "</tbody></table>\n<div class=\"notes\">";
@@ -132,18 +135,21 @@ std::string render_report_html(const std::vector<RunReader>& runs, const ReportO
     for (size_t k = 0; k < table.tasks.size(); ++k) {
       std::vector<BarGroup> groups;
       for (size_t mi = 0; mi < models.size(); ++mi) {
-        BarGroup g{model_names[mi], std::vector<std::optional<double>>(methods.size())};
+        BarGroup g{model_names[mi], std::vector<std::optional<double>>(methods.size()),
+                   std::vector<std::optional<double>>(methods.size())};
         for (auto& r : table.rows) {
           if (r.model_key != models[mi] || !r.cells[k]) continue;
           size_t s = static_cast<size_t>(std::find(methods.begin(), methods.end(), r.method) - methods.begin());
           g.values[s] = r.cells[k]->mean;
+          // error bars: ± sd over seeds, or ± the standard error of one seed
+          g.errors[s] = r.cells[k]->seeds > 1 ? r.cells[k]->std : r.cells[k]->se;
         }
         groups.push_back(std::move(g));
       }
       std::string t = "Scores on " + table.tasks[k].display_name;
       o += figure("bars-" + table.tasks[k].key,
                   svg_bar_chart(t, names, colors, groups, table.metric + " (%)", {std::max(520, 180 * int(models.size())), 320}),
-                  "per model, one bar per method");
+                  "per model, one bar per method; error bars: ± standard error (one seed) or ± sd over seeds");
     }
     o += "</div>\n";
   }

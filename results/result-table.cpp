@@ -21,14 +21,54 @@ void add_unique(std::vector<T>& v, const T& x) {
   if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
 }
 
-std::string cell_text(const std::optional<TableCell>& c, int d, bool base) {
+std::string cell_text(const std::optional<TableCell>& c, int d, bool base, bool show_se) {
   if (!c) return dash;
   std::string s = fmt::format("{:.{}f}", c->mean, d);
-  if (c->seeds > 1) s += fmt::format(" ± {:.{}f}", c->std, d);
+  if (c->seeds > 1) s += fmt::format(" ± {:.{}f}", c->std, d);               // over seeds
+  else if (show_se && c->n > 0) s += fmt::format(" ± {:.{}f}", c->se, d);   // standard error
   if (base) s += fmt::format(" ({:.{}f})", 1.0, d);
+  else if (c->normalised && c->normalised_se && show_se)
+    s += fmt::format(" ({:.{}f} ± {:.{}f})", *c->normalised, d, *c->normalised_se, d);
   else if (c->normalised) s += fmt::format(" ({:.{}f})", *c->normalised, d);
   else s += fmt::format(" ({})", dash);
   return s;
+}
+
+struct SeedValue {
+  double value = 0;  // percent
+  int64_t n = 0;
+  double se = 0;     // percent
+  const RunReader* run = nullptr;
+  std::string job_id;
+  std::string evaluated;  // what the scores cover: params evaluated / compat / split
+};
+
+// Paired standard error of ratio r = mean(x) / mean(b) over the same examples (delta method):
+// sd(x_i - r b_i) / sqrt(n) / mean(b). nullopt when the examples differ or records are missing.
+std::optional<double> paired_ratio_se(const SeedValue& m, const SeedValue& b) {
+  if (!m.run || !b.run) return std::nullopt;
+  auto xm = m.run->read_examples(m.job_id), xb = b.run->read_examples(b.job_id);
+  if (xm.empty() || xm.size() != xb.size()) return std::nullopt;
+  std::map<std::string, double> base;
+  for (auto& r : xb) base[r.example_id] = r.score;
+  if (base.size() != xb.size()) return std::nullopt;
+  double sm = 0, sb = 0;
+  std::vector<std::pair<double, double>> pairs;
+  for (auto& r : xm) {
+    auto it = base.find(r.example_id);
+    if (it == base.end()) return std::nullopt;
+    pairs.emplace_back(r.score, it->second);
+    sm += r.score;
+    sb += it->second;
+  }
+  const double n = double(pairs.size());
+  if (sb <= 0 || n < 2) return std::nullopt;
+  const double ratio = sm / sb, mb = sb / n;
+  double mean_d = 0, ss = 0;
+  for (auto& [x, y] : pairs) mean_d += x - ratio * y;
+  mean_d /= n;
+  for (auto& [x, y] : pairs) ss += (x - ratio * y - mean_d) * (x - ratio * y - mean_d);
+  return std::sqrt(ss / (n - 1)) / std::sqrt(n) / mb;
 }
 
 std::string latex_escape(const std::string& s) {
@@ -96,6 +136,7 @@ ResultTable build_result_table(const std::vector<RunReader>& runs, const TableOp
   ResultTable t;
   t.metric = opt.metric;
   t.decimals = opt.decimals;
+  t.show_se = opt.show_se;
   std::vector<NamedItem> models, tasks;
   std::map<std::string, std::string> model_names, task_names;
   auto note_item = [](std::vector<NamedItem>& v, std::map<std::string, std::string>& names, const NamedItem& i) {
@@ -104,8 +145,8 @@ ResultTable build_result_table(const std::vector<RunReader>& runs, const TableOp
       v.push_back(i);
     }
   };
-  // (model, task, method) -> seed -> (value, n)
-  std::map<std::tuple<std::string, std::string, std::string>, std::map<std::string, std::pair<double, int64_t>>> values;
+  // (model, task, method) -> seed -> value
+  std::map<std::tuple<std::string, std::string, std::string>, std::map<std::string, SeedValue>> values;
   std::vector<std::string> methods_seen, models_seen, tasks_seen;
   int duplicates = 0, missing_metric = 0, checked_jobs = 0, unchecked_jobs = 0;
   int64_t checked_examples = 0;
@@ -150,7 +191,18 @@ ResultTable build_result_table(const std::vector<RunReader>& runs, const TableOp
         ++duplicates;
         continue;
       }
-      slot[seed] = {*v * 100.0, metrics->n};
+      SeedValue sv;
+      sv.value = *v * 100.0;
+      sv.n = metrics->n;
+      // the binomial standard error of the mean metric (fractions; extras: of a 0/1 metric as well)
+      // the binomial standard error sqrt(p(1-p)/n) of the mean of 0/1 scores (what Metrics stores)
+      const double p = std::clamp(*v, 0.0, 1.0);
+      sv.se = metrics->n > 0 ? std::sqrt(p * (1 - p) / double(metrics->n)) * 100.0 : 0;
+      sv.run = &r;
+      sv.job_id = id;
+      for (const char* k : {"evaluated", "compat", "split"})
+        if (job->params.count(k)) sv.evaluated += std::string(sv.evaluated.empty() ? "" : "; ") + k + " " + job->params.at(k);
+      slot[seed] = sv;
       add_unique(methods_seen, method);
       add_unique(models_seen, model);
       add_unique(tasks_seen, task);
@@ -181,18 +233,21 @@ ResultTable build_result_table(const std::vector<RunReader>& runs, const TableOp
     TableCell c;
     c.seeds = static_cast<int>(it->second.size());
     double sum = 0;
-    for (auto& [s, v] : it->second) sum += v.first;
+    double se2 = 0;
+    for (auto& [s, v] : it->second) sum += v.value, se2 += v.se * v.se;
     c.mean = sum / c.seeds;
-    c.n = it->second.begin()->second.second;
+    c.se = std::sqrt(se2) / c.seeds;
+    c.n = it->second.begin()->second.n;
     if (c.seeds > 1) {
       double ss = 0;
-      for (auto& [s, v] : it->second) ss += (v.first - c.mean) * (v.first - c.mean);
+      for (auto& [s, v] : it->second) ss += (v.value - c.mean) * (v.value - c.mean);
       c.std = std::sqrt(ss / (c.seeds - 1));
     }
     return c;
   };
 
-  bool several_seeds = false;
+  bool several_seeds = false, any_paired = false;
+  std::vector<std::string> refusals;
   for (auto& model : models) {
     if (std::find(models_seen.begin(), models_seen.end(), model.key) == models_seen.end()) continue;
     std::vector<std::optional<TableCell>> base_cells;
@@ -206,7 +261,26 @@ ResultTable build_result_table(const std::vector<RunReader>& runs, const TableOp
         if (c) {
           any = true;
           several_seeds |= c->seeds > 1;
-          if (base_cells[k] && base_cells[k]->mean > 0) c->normalised = c->mean / base_cells[k]->mean;
+          const auto& b = base_cells[k];
+          if (b && b->mean > 0 && method != "base") {
+            // normalise only by a base that scored the same evaluated set
+            const auto& ms = values.at({model.key, t.tasks[k].key, method});
+            const auto& bs = values.at({model.key, t.tasks[k].key, "base"});
+            const SeedValue &m0 = ms.begin()->second, &b0 = bs.begin()->second;
+            if (b->n != c->n) {
+              c->not_normalised = fmt::format("base scored n={} examples, {} n={}", b->n, method, c->n);
+            } else if (m0.evaluated != b0.evaluated) {
+              c->not_normalised = fmt::format("base evaluated '{}', {} '{}'", b0.evaluated, method, m0.evaluated);
+            } else {
+              c->normalised = c->mean / b->mean;
+              if (ms.size() == 1 && bs.size() == 1) c->normalised_se = paired_ratio_se(m0, b0);
+              any_paired |= c->normalised_se.has_value();
+            }
+            if (!c->not_normalised.empty())
+              refusals.push_back(fmt::format("{} {} on {}: not normalised: {}.", model_names[model.key],
+                                             method_label(method).substr(2), t.tasks[k].display_name,
+                                             c->not_normalised));
+          }
         }
         row.cells.push_back(c);
       }
@@ -225,7 +299,12 @@ ResultTable build_result_table(const std::vector<RunReader>& runs, const TableOp
                                   checked_jobs, checked_examples,
                                   unchecked_jobs ? fmt::format("; {} evaluation(s) have no records to check", unchecked_jobs)
                                                  : std::string()));
+  if (opt.show_se) t.notes.push_back("Cells with one seed show score ± its standard error (sqrt(p(1-p)/n)).");
+  if (any_paired && opt.show_se)
+    t.notes.push_back("Normalised scores show ± the paired standard error of the ratio over the examples method and "
+                      "base both scored (delta method on per-example differences).");
   if (several_seeds) t.notes.push_back("Cells with several seeds show mean ± sample standard deviation over seeds.");
+  for (auto& r : refusals) t.notes.push_back(r);
   if (duplicates)
     t.notes.push_back(fmt::format("{} duplicate evaluation(s) of the same model, task, method and seed in the merged "
                                   "run directories were ignored (the first run given wins).", duplicates));
@@ -255,7 +334,7 @@ std::string render_table(const ResultTable& t, TableFormat format) {
       o += "\n";
       for (auto& r : t.rows) {
         o += "| " + r.label + " |";
-        for (auto& c : r.cells) o += " " + cell_text(c, d, r.is_base) + " |";
+        for (auto& c : r.cells) o += " " + cell_text(c, d, r.is_base, t.show_se) + " |";
         o += "\n";
       }
       o += "\n";
@@ -270,7 +349,7 @@ std::string render_table(const ResultTable& t, TableFormat format) {
         auto& r = t.rows[i];
         if (r.is_base && i > 0) o += "\\midrule\n";
         o += latex_escape(r.label);
-        for (auto& c : r.cells) o += " & " + latex_escape(cell_text(c, d, r.is_base));
+        for (auto& c : r.cells) o += " & " + latex_escape(cell_text(c, d, r.is_base, t.show_se));
         o += " \\\\\n";
       }
       o += "\\bottomrule\n\\end{tabular}\n\\caption{";
@@ -280,20 +359,24 @@ std::string render_table(const ResultTable& t, TableFormat format) {
     }
     case TableFormat::csv: {
       // One row per table row; per task the score and the normalised score in separate columns.
+      // per task: score, its standard error, sd over seeds, seeds, n, normalised, its paired SE
       o += "model,method,label";
-      for (auto& x : t.tasks) o += "," + csv_field(x.display_name) + "," + csv_field(x.display_name + " (normalised)");
+      for (auto& x : t.tasks)
+        for (const char* col : {"", " se", " sd", " seeds", " n", " (normalised)", " (normalised se)"})
+          o += "," + csv_field(x.display_name + col);
       o += "\n";
       for (auto& r : t.rows) {
         o += csv_field(r.model_name) + "," + csv_field(r.method) + "," + csv_field(r.label);
         for (auto& c : r.cells) {
           if (!c) {
-            o += ",,";
+            o += ",,,,,,,";
             continue;
           }
-          o += fmt::format(",{:.{}f}", c->mean, d);
-          if (r.is_base) o += fmt::format(",{:.{}f}", 1.0, d);
-          else if (c->normalised) o += fmt::format(",{:.{}f}", *c->normalised, d);
-          else o += ",";
+          o += fmt::format(",{:.{}f},{:.{}f},{:.{}f},{},{}", c->mean, d, c->se, d + 1, c->std, d + 1, c->seeds, c->n);
+          if (r.is_base) o += fmt::format(",{:.{}f},", 1.0, d);
+          else if (c->normalised) o += fmt::format(",{:.{}f},", *c->normalised, d);
+          else o += ",,";
+          if (!r.is_base && c->normalised_se) o += fmt::format("{:.{}f}", *c->normalised_se, d + 2);
         }
         o += "\n";
       }
@@ -317,10 +400,12 @@ std::string render_table(const ResultTable& t, TableFormat format) {
             cells[t.tasks[k].key] = nullptr;
             continue;
           }
-          nlohmann::json cj = {{"score", c->mean}, {"std", c->std}, {"seeds", c->seeds}, {"n", c->n}};
+          nlohmann::json cj = {{"score", c->mean}, {"se", c->se}, {"std", c->std}, {"seeds", c->seeds}, {"n", c->n}};
           if (r.is_base) cj["normalised"] = 1.0;
           else if (c->normalised) cj["normalised"] = *c->normalised;
           else cj["normalised"] = nullptr;
+          cj["normalised_se"] = !r.is_base && c->normalised_se ? nlohmann::json(*c->normalised_se) : nlohmann::json();
+          if (!c->not_normalised.empty()) cj["not_normalised"] = c->not_normalised;
           cells[t.tasks[k].key] = cj;
         }
         row["cells"] = cells;

@@ -177,9 +177,12 @@ std::string svg_bar_chart(const std::string& title, const std::vector<std::strin
                           const std::vector<std::string>& series_colors, const std::vector<BarGroup>& groups,
                           const std::string& y_label, ChartSize size) {
   double hi = 0, lo = 0;
+  auto error_of = [&](const BarGroup& g, size_t s) {
+    return s < g.errors.size() && g.errors[s] && *g.errors[s] > 0 ? *g.errors[s] : 0.0;
+  };
   for (auto& g : groups)
-    for (auto& v : g.values)
-      if (v) hi = std::max(hi, *v), lo = std::min(lo, *v);
+    for (size_t s = 0; s < g.values.size(); ++s)
+      if (g.values[s]) hi = std::max(hi, *g.values[s] + error_of(g, s)), lo = std::min(lo, *g.values[s] - error_of(g, s));
   std::string o = open_svg(title, size);
   auto yt = nice_ticks(lo, hi > lo ? hi : lo + 1);
   Frame f{0, 1, yt.front(), yt.back(), size.width, size.height};
@@ -198,6 +201,17 @@ std::string svg_bar_chart(const std::string& title, const std::vector<std::strin
                        "{:.2f}</title></rect>",
                        gx + bar_w * static_cast<double>(s), top, std::max(1.0, bar_w - 1), std::max(0.5, bottom - top),
                        series_colors[s % series_colors.size()], xml_escape(series_names[s]), v);
+      if (double e = error_of(groups[g], s); e > 0) {
+        // the error bar: a vertical line over ± e with caps, centred on the bar
+        double cx = gx + bar_w * (static_cast<double>(s) + 0.5) - 0.5, cap = std::max(2.0, bar_w * 0.25);
+        double y1 = f.py(v + e), y2 = f.py(v - e);
+        o += fmt::format(R"(<g class="errorbar" stroke="#222" stroke-width="1.2"><title>{}: {:.2f} ± {:.2f}</title>)"
+                         R"(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}"/>)"
+                         R"(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}"/>)"
+                         R"(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}"/></g>)",
+                         xml_escape(series_names[s]), v, e, cx, y1, cx, y2, cx - cap, y1, cx + cap, y1, cx - cap, y2,
+                         cx + cap, y2);
+      }
     }
     o += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\" font-size=\"11\" font-family=\"sans-serif\">{}</text>",
                      margin_left + group_w * (static_cast<double>(g) + 0.5), size.height - margin_bottom + 16,

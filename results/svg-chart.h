@@ -25,6 +25,7 @@ std::string svg_line_chart(const std::string& title, const std::vector<LineSerie
 struct BarGroup {
   std::string label;                          // the group's x label (a model)
   std::vector<std::optional<double>> values;  // one per series; nullopt: no bar
+  std::vector<std::optional<double>> errors;  // optional, one per series: an error bar of ± this
 };
 
 // Grouped bars: one group per BarGroup, one bar (coloured per series) per value.

@@ -263,6 +263,7 @@ struct WorkExecutor::Impl {
                       {"prompt_hash", results::prompt_hash(texts[r])},
                       {"response", responses[r]},
                       {"extracted", v.extracted},
+                      {"parsed", v.parsed},
                       {"reference", gold_text(rows[r].gold)},
                       {"score", v.correct ? 1.0 : 0.0},
                       {"route", routes[r]},

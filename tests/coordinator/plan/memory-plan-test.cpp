@@ -68,9 +68,13 @@ TEST(MemoryPlan, Llama3_8bParameterAndZCounts) {
 
 TEST(MemoryPlan, ZCountsForAttentionAndAll) {
   PlanSettings st;
-  st.modules = SvfModules::attn;
+  st.modules = SvfModules::attn;  // q and v: the paper's attention ablation, 0.16M (METHOD.md §3.6)
+  EXPECT_EQ(plan_memory(llama3_8b_shape(), st).z_count, (4096 + 1024) * 32);
+  st.modules = SvfModules::attn_qkvo;
   EXPECT_EQ(plan_memory(llama3_8b_shape(), st).z_count, (4096 + 1024 + 1024 + 4096) * 32);
-  st.modules = SvfModules::all;
+  st.modules = SvfModules::all;  // MLP + q, v
+  EXPECT_EQ(plan_memory(llama3_8b_shape(), st).z_count, 393216 + (4096 + 1024) * 32);
+  st.modules = SvfModules::all_qkvo;
   EXPECT_EQ(plan_memory(llama3_8b_shape(), st).z_count, 720896);  // METHOD.md §3.6
   EXPECT_EQ(plan_memory(llama3_70b_shape(), PlanSettings{}).z_count, 1966080);
 }

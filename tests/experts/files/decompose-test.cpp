@@ -3,6 +3,8 @@
 // changed checkpoint is refused instead of silently reused.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 
 #include <torch/torch.h>
@@ -96,7 +98,15 @@ TEST(Decompose, TwoProcessesResumeMatrixByMatrix) {
   auto dir = test::make_temp_dir("t2-decompose");
   write_safetensors_f32(dir + "/model.safetensors", fixture(3));
   DecomposeOptions opt;
-  opt.modules = "all";
+  // the fixture's layers hold q, o, gate, up, down: "all" (MLP + q, v) adapts 4 of them per layer
+  {
+    auto names = adapted_weight_names(Checkpoint::open(dir), "all");
+    EXPECT_EQ(names.size(), 8u);
+    EXPECT_EQ(std::count_if(names.begin(), names.end(), [](auto& n) { return n.find("o_proj") != std::string::npos; }), 0);
+    EXPECT_EQ(adapted_weight_names(Checkpoint::open(dir), "attn").size(), 2u);      // q only: no v in the fixture
+    EXPECT_EQ(adapted_weight_names(Checkpoint::open(dir), "attn_qkvo").size(), 4u);  // q, o
+  }
+  opt.modules = "all_qkvo";
   opt.out_dir = dir + "/svd";
   opt.world = 2;
   opt.rank = 0;

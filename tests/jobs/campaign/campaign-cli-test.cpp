@@ -2,6 +2,8 @@
 // exit 2 with one positioned line per problem, execution without the coordinator exits 3.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -101,6 +103,24 @@ TEST_F(RunCli, MalformedCampaignExitsTwoWithOnePositionedLine) {
   EXPECT_NE(bad_override.err.find("<override 2>: experiments.evaluate.lrr: unknown key 'lrr'"), std::string::npos)
       << bad_override.err;
   EXPECT_EQ(bad_override.err.find(":2:28:"), std::string::npos) << "override 1 fixed tp: " << bad_override.err;
+  expect_nothing_written();
+}
+
+TEST_F(RunCli, YamlBombExitsTwoQuickly) {
+  // 9 levels of 10 aliases: 10^9 nodes if expanded; refused by the node bound, not by a timeout
+  std::string y = "name: t\nlol0: &l0 \"lol\"\n";
+  for (int l = 1; l <= 9; ++l) {
+    y += "lol" + std::to_string(l) + ": &l" + std::to_string(l) + " [";
+    for (int k = 0; k < 10; ++k) y += (k ? ", *l" : "*l") + std::to_string(l - 1);
+    y += "]\n";
+  }
+  std::string path = dir.write(y);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = t2run({path, "--dry-run"});
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.exit_code, 2) << r.describe() << r.err;
+  EXPECT_LT(s, 20.0);
+  EXPECT_NE(r.err.find("more than 100000 nodes"), std::string::npos) << r.err;
   expect_nothing_written();
 }
 

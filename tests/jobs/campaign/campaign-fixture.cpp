@@ -13,7 +13,7 @@ CampaignDir::CampaignDir() {
   for (const char* f : {"data/gsm8k/train.jsonl", "data/gsm8k/test.jsonl", "data/math/math500_test.jsonl",
                         "data/mbpp/sanitized-mbpp.json", "data/humaneval/HumanEval.jsonl.gz",
                         "data/arc/ARC-Easy-Train.jsonl", "data/arc/ARC-Easy-Test.jsonl",
-                        "data/arc/ARC-Challenge-Test.jsonl", "user.jsonl"}) {
+                        "data/arc/ARC-Challenge-Test.jsonl", "data/arc/ARC-Challenge-Train.jsonl", "user.jsonl"}) {
     std::filesystem::path p = std::filesystem::path(data_) / f;
     std::filesystem::create_directories(p.parent_path());
     std::ofstream(p) << "{}\n";

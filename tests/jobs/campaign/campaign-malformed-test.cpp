@@ -2,6 +2,7 @@
 // message and the gist of what is wrong, so a wrong position or key path fails the test.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <sstream>
 
@@ -306,6 +307,67 @@ namespace {
 
 TEST_F(Malformed, MissingDataDirIsReportedOnceNotPerDefaultFile) {
   expect_one(with({{2, "data_dir: /no/such/root"}}), "2:11", "data_dir", "directory '/no/such/root' does not exist");
+}
+
+}  // namespace
+
+namespace {
+
+// Campaign files that would hang t2 or exhaust its memory or stack are refused quickly with one
+// positioned line: a self-referential alias, an exponential alias tree ("billion laughs": 9 levels
+// of 10 aliases = 10^9 nodes once expanded), a 100,000-character scalar (std::regex recursion).
+class YamlBombs : public Malformed {
+ protected:
+  void expect_refused_fast(const std::string& yaml, const std::string& gist) {
+    auto t0 = std::chrono::steady_clock::now();
+    std::string msg = error_of(yaml);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_LT(s, 5.0) << "took " << s << " s";
+    EXPECT_EQ(t2::test::line_count(msg), 1u) << msg;
+    EXPECT_EQ(msg.rfind(path + ":", 0), 0u) << msg;
+    EXPECT_NE(msg.find(gist), std::string::npos) << "expected gist: " << gist << "\ngot: " << msg;
+  }
+};
+
+std::string billion_laughs(int levels, int fanout) {
+  std::string y = "name: t\nlol0: &l0 \"lol\"\n";
+  for (int l = 1; l <= levels; ++l) {
+    y += "lol" + std::to_string(l) + ": &l" + std::to_string(l) + " [";
+    for (int k = 0; k < fanout; ++k) y += (k ? ", *l" : "*l") + std::to_string(l - 1);
+    y += "]\n";
+  }
+  return y;
+}
+
+TEST_F(YamlBombs, SelfReferentialAliasInASequence) {
+  expect_refused_fast(with({}, "x: &a [1, *a]\n"), "self-referential");
+}
+
+TEST_F(YamlBombs, SelfReferentialAliasInAMapping) {
+  expect_refused_fast(with({{7, "  gsm8k: &t {compat: *t}"}}), "self-referential");
+}
+
+TEST_F(YamlBombs, BillionLaughs) {
+  expect_refused_fast(billion_laughs(9, 10), "more than 100000 nodes");
+}
+
+TEST_F(YamlBombs, ExponentialAliasesBelowTheBoundStillLoadAsUnknownKeys) {
+  // 3 levels of 10 = 1,111 nodes: well inside the bound, so validation (not the bound) answers
+  std::string msg = error_of(billion_laughs(3, 10) + "models: {}\n");
+  EXPECT_EQ(msg.find("nodes"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("lol0"), std::string::npos) << msg;
+}
+
+TEST_F(YamlBombs, HundredThousandCharacterScalars) {
+  std::string digits(100000, '7');
+  expect_refused_fast(with({{13, "    steps: " + digits}}), "a scalar of 100000 characters");
+  std::string name(100000, 'a');
+  expect_refused_fast(with({{1, "name: " + name}}), "a scalar of 100000 characters");
+  // just under the bound: parsed, and the scalar checks (no std::regex) answer without recursion
+  std::string big(60000, '9');
+  std::string msg = error_of(with({{13, "    steps: " + big}}));
+  EXPECT_EQ(msg.find("characters"), std::string::npos) << msg.substr(0, 300);
+  EXPECT_NE(msg.find("experiments.experts.steps"), std::string::npos) << msg.substr(0, 300);
 }
 
 }  // namespace

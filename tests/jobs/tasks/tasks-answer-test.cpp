@@ -62,6 +62,32 @@ TEST(ArcChoice, ExtractionCascade) {
   EXPECT_FALSE(extract_choice_letter("lowercase a b c").has_value());
 }
 
+TEST(Gsm8kNumbers, MarkedAnswerWinsOverLaterNumbers) {
+  auto ans = [](const std::string& s) {
+    auto m = gsm8k_answer(s);
+    return m ? m->value : -999999;
+  };
+  EXPECT_EQ(ans("The answer is 64.\n\n(At full price it would have been 16 * 5 = 80.)"), 64);
+  EXPECT_EQ(ans("work\n#### 72\nCheck: 72 / 2 = 36"), 72);
+  EXPECT_EQ(ans("#### Step 1\n3 + 4 = 7\n#### Step 2\n7 * 2 = 14"), 14);  // headings are not markers
+  EXPECT_EQ(ans("So she pays $\\boxed{1{,}200}$ in total; 100 per month."), 1200);
+  EXPECT_EQ(ans("**Answer:** 18 dollars\n\nVerification: 9 * 2 = 18, and 20 - 2 = 18."), 18);
+  EXPECT_EQ(ans("The answer is 3 + 4 = 7. Each of the 5 boxes..."), 7);
+  EXPECT_EQ(ans("The temperature ends at \xE2\x88\x92" "12 degrees."), -12);
+  EXPECT_EQ(ans("She has 1\\,500 stamps"), 1500);
+  EXPECT_EQ(ans("No marker: 3 then 5"), 5);
+}
+
+TEST(ArcChoice, CarefulWordBoundaries) {
+  EXPECT_EQ(*choice_answer("the answer is Definitely C", 4), 'C');
+  EXPECT_EQ(*extract_choice_letter("the answer is Definitely C"), 'D');  // the reference
+  EXPECT_EQ(*choice_answer("The answer is (B). A quick check: A plant needs light.", 4), 'B');
+  EXPECT_EQ(*choice_answer("I believe option C fits best.", 4), 'C');
+  EXPECT_EQ(*choice_answer("Answer: **D**", 4), 'D');
+  EXPECT_EQ(*choice_answer("The answer is (A)... wait, no: the answer is (C).", 4), 'C');
+  EXPECT_FALSE(choice_answer("A plant needs water and I think so.", 4).has_value());
+}
+
 TEST(ArcChoice, GoldLetterMapsNumericKeysByPosition) {
   EXPECT_EQ(*gold_letter("C", {"A", "B", "C", "D"}), 'C');
   EXPECT_EQ(*gold_letter("3", {"1", "2", "3", "4"}), 'C');

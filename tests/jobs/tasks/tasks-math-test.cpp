@@ -62,7 +62,13 @@ TEST(MathEqual, Cascade) {
   EXPECT_EQ(eq("0.5", "\\frac{1}{2}"), MathEquivalence::equal);
   EXPECT_EQ(eq("\\frac12", "\\dfrac{1}{2}"), MathEquivalence::equal);
   EXPECT_EQ(eq("1,000", "1000"), MathEquivalence::equal);
-  EXPECT_EQ(eq("25", "0.25"), MathEquivalence::equal);  // the reference's percentage leniency
+  EXPECT_EQ(eq("25", "0.25"), MathEquivalence::different);  // no x100 leniency by default
+  EXPECT_EQ(eq("20", "2000"), MathEquivalence::different);
+  // the reference's percentage leniency (compat math_tolerance)
+  EXPECT_EQ(math_is_equiv(std::string("25"), std::string("0.25"), kMathReferenceRel, true).result,
+            MathEquivalence::equal);
+  EXPECT_EQ(math_is_equiv(std::string("20"), std::string("2000"), kMathReferenceRel, true).result,
+            MathEquivalence::equal);
   EXPECT_EQ(eq("(1,2)", "\\left( 1, 2 \\right)"), MathEquivalence::equal);
   EXPECT_EQ(eq("[1, \\frac{1}{2}]", "[1,0.5]"), MathEquivalence::equal);
   EXPECT_EQ(eq("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}"), MathEquivalence::equal);
@@ -81,6 +87,46 @@ TEST(MathEqual, Cascade) {
             MathEquivalence::equal);
   EXPECT_EQ(math_is_equiv(std::nullopt, std::nullopt).result, MathEquivalence::equal);
   EXPECT_EQ(math_is_equiv(std::nullopt, std::string("1")).result, MathEquivalence::different);
+}
+
+TEST(MathEqual, CarefulGraderByDefault) {
+  // mixed numbers are sums, not products
+  EXPECT_EQ(eq("137.5", "137 \\frac{1}{2}"), MathEquivalence::equal);
+  EXPECT_EQ(eq("68.5", "137 \\frac{1}{2}"), MathEquivalence::different);
+  EXPECT_EQ(eq("\\frac{275}{2}", "137\\frac12"), MathEquivalence::equal);
+  EXPECT_EQ(eq("-2.25", "-2\\frac{1}{4}"), MathEquivalence::equal);
+  EXPECT_EQ(eq("2\\sqrt{3}", "2\\sqrt3"), MathEquivalence::equal);
+  // answer lists without brackets are unordered; tuples stay ordered
+  EXPECT_EQ(eq("-2, 1", "1,-2"), MathEquivalence::equal);
+  EXPECT_EQ(eq("x=1, x=-2", "-2,1"), MathEquivalence::equal);
+  EXPECT_EQ(eq("1, 2", "1,-2"), MathEquivalence::different);
+  EXPECT_EQ(eq("1, 2, 3", "1,2"), MathEquivalence::different);
+  EXPECT_EQ(eq("(1,2)", "(2,1)"), MathEquivalence::different);
+  // thousands separators: "{,}", "\\,", ","; a comma list is not a number
+  EXPECT_EQ(eq("2{,}000", "2000"), MathEquivalence::equal);
+  EXPECT_EQ(eq("2\\,000", "2,000"), MathEquivalence::equal);
+  EXPECT_EQ(eq("1,2", "12"), MathEquivalence::different);
+  EXPECT_EQ(math_is_equiv(std::string("1,2"), std::string("12"), kMathReferenceRel, true).result,
+            MathEquivalence::equal);  // the reference drops every comma
+  // the Unicode minus, decimals and fractions in every spelling
+  EXPECT_EQ(eq("\xE2\x88\x92" "3", "-3"), MathEquivalence::equal);
+  EXPECT_EQ(eq("0.75", "\\dfrac{3}{4}"), MathEquivalence::equal);
+  EXPECT_EQ(eq("\\tfrac34", "\\frac{3}{4}"), MathEquivalence::equal);
+  EXPECT_EQ(eq("1.5", "\\frac32"), MathEquivalence::equal);
+  EXPECT_EQ(eq("1000001", "1000000"), MathEquivalence::different);
+  // units and text wrappers
+  EXPECT_EQ(eq("12\\text{cm}", "12"), MathEquivalence::equal);
+  EXPECT_EQ(eq("\\text{(C)}", "C"), MathEquivalence::equal);
+  EXPECT_EQ(eq("\\$18", "18"), MathEquivalence::equal);
+  EXPECT_EQ(eq("25\\%", "25"), MathEquivalence::equal);
+}
+
+TEST(MathExtract, CarefulExtractionByDefault) {
+  EXPECT_EQ(*extract_math_answer("The answer is: $\\boxed{\\frac{1}{2}}$"), "\\frac{1}{2}");
+  EXPECT_EQ(*extract_math_answer("The answer is: $\\boxed{\\frac{1}{2}}$", true), "$\\boxed{\\frac{1}{2}}$");
+  EXPECT_EQ(*extract_math_answer("The answer is: $5$.\nok"), "5");
+  EXPECT_EQ(*extract_math_answer("So the final answer is $\\frac{3}{4}$."), "\\frac{3}{4}");
+  EXPECT_FALSE(extract_math_answer("So the final answer is $\\frac{3}{4}$.", true).has_value());
 }
 
 TEST(MathExpr, ParsesAndEvaluates) {

@@ -308,6 +308,15 @@ TEST_F(TaskFiles, ScoreResponsesFile) {
   expect_error("{\"id\": 9, \"response\": \"x\"}\n", "bad.jsonl:1");
   expect_error("{\"id\": 0, \"response\": \"x\"}\n{\"id\": \"0\", \"response\": \"y\"}\n", "bad.jsonl:2");
   expect_error("{\"id\": 0}\n", "'response'");
+  // ids are never positions: MATH ids are unique_ids, so 0 names nothing
+  std::string math = nlohmann::json{{"problem", "P"}, {"solution", "\\boxed{1}"}, {"unique_id", "test/a/1.json"}}.dump();
+  TaskOptions mo;
+  mo.files["test"] = write("m.jsonl", math + "\n");
+  auto mex = make_task("math", mo)->load("test");
+  std::string bad = write("bad-pos.jsonl", "{\"id\": 0, \"response\": \"\\\\boxed{1}\"}\n");
+  EXPECT_THROW(read_responses(bad, mex), FormatError);
+  std::string good = write("good-id.jsonl", "{\"id\": \"test/a/1.json\", \"response\": \"\\\\boxed{1}\"}\n");
+  EXPECT_EQ(read_responses(good, mex).size(), 1u);
   expect_error("{\"id\": 0, \"response\": \"x\"\n", "bad.jsonl:1");
 }
 

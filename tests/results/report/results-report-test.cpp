@@ -58,7 +58,10 @@ TEST_F(ReportRun, ReportIsSelfContainedAndHasEveryChart) {
   EXPECT_EQ(html.find("<script src"), std::string::npos);
   EXPECT_EQ(html.find("<link"), std::string::npos);
   EXPECT_EQ(count(html, "<svg"), 3u /*bars*/ + 4u /*curves*/ + 1u /*cem*/);
-  EXPECT_NE(html.find("<td>+ SVF</td><td>79.15 (1.04)</td>"), std::string::npos);
+  // cells with their standard error (n = 1319: 100 sqrt(0.7915 x 0.2085 / 1319) = 1.12), bars with error bars
+  EXPECT_NE(html.find("<td>+ SVF</td><td>79.15 ± 1.12 (1.04)</td>"), std::string::npos);
+  EXPECT_GE(count(html, "<g class=\"errorbar\""), 9u);
+  EXPECT_NE(html.find("error bars: ± standard error"), std::string::npos);
   EXPECT_NE(html.find("Reward: train-expert/llama3-8b/gsm8k"), std::string::npos);
   EXPECT_NE(html.find("CEM best score: few-shot-search/llama3-8b/arc_challenge"), std::string::npos);
   EXPECT_NE(html.find("best-on-validation"), std::string::npos);
@@ -122,9 +125,12 @@ TEST_F(ReportRun, TableCommandPrintsTheLibraryTableAndRejectsBadInput) {
   auto r = test::run_results_cli({"table", run(), "--format", "json"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, render_table(build_result_table({RunReader(run())}), TableFormat::json));
-  r = test::run_results_cli({"table", run(), "--methods", "svf,base", "--decimals", "1"});
+  r = test::run_results_cli({"table", run(), "--methods", "svf,base", "--decimals", "1", "--no-se"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("| + SVF | 79.2 (1.0) | 66.7 (1.0) | 89.6 (1.0) |"), std::string::npos) << r.out;
+  r = test::run_results_cli({"table", run(), "--methods", "svf,base", "--decimals", "1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("| + SVF | 79.2 ± 1.1 (1.0) |"), std::string::npos) << r.out;
   r = test::run_results_cli({"table", run(), "--check-records"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("Checked against the per-example records: 0 evaluation(s), 0 examples, all agree; 18 "

@@ -3,7 +3,9 @@
 // the other formats, and h5py recomputing the JSON output from the HDF5 files.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +21,13 @@ using namespace t2;
 using namespace t2::results;
 
 namespace {
+
+// The published tables show scores only.
+TableOptions published() {
+  TableOptions o;
+  o.show_se = false;
+  return o;
+}
 
 // METHOD.md §8, Table 1 and Table 2, as published. One cell is corrected: the paper prints
 // "81.19 (0.98)" for Mistral + LoRA on ARC-Easy, but 81.19 / 81.65 = 0.994, which is 0.99.
@@ -89,7 +98,7 @@ void expect_same_table(const std::string& got, const std::string& want) {
 }  // namespace
 
 static void check_table1(const std::string& root_) {
-  auto t = build_result_table({RunReader(root_ + "/t1-a"), RunReader(root_ + "/t1-b")});
+  auto t = build_result_table({RunReader(root_ + "/t1-a"), RunReader(root_ + "/t1-b")}, published());
   std::string md = render_table(t, TableFormat::markdown);
   expect_same_table(md, paper_table1);
   EXPECT_NE(md.find("best-on-validation"), std::string::npos) << "the selection rule must be stated";
@@ -97,18 +106,21 @@ static void check_table1(const std::string& root_) {
 }
 
 static void check_table2(const std::string& root_) {
-  auto t = build_result_table({RunReader(root_ + "/t2")});
+  auto t = build_result_table({RunReader(root_ + "/t2")}, published());
   expect_same_table(render_table(t, TableFormat::markdown), paper_table2);
 }
 
 static void check_formats(const std::string& root_) {
-  auto t = build_result_table({RunReader(root_ + "/t2")});
+  auto t = build_result_table({RunReader(root_ + "/t2")}, published());
   std::string tex = render_table(t, TableFormat::latex);
   EXPECT_NE(tex.find("+ T$^2$ (Few-shot) & 25.47 (1.04) & 62.99 (1.03) & 82.61 (1.02) \\\\"), std::string::npos) << tex;
   EXPECT_NE(tex.find("\\begin{tabular}{lccc}"), std::string::npos);
   std::string csv = render_table(t, TableFormat::csv);
-  EXPECT_NE(csv.find("model,method,label,MATH,MATH (normalised),HumanEval"), std::string::npos) << csv;
-  EXPECT_NE(csv.find("Llama3-70B-Instruct,lora,+ LoRA,25.40,0.62,73.78,0.94,83.70,0.96\n"), std::string::npos) << csv;
+  // CSV carries the standard error, the sd over seeds, seeds and n whatever the text shows
+  EXPECT_NE(csv.find("model,method,label,MATH,MATH se,MATH sd,MATH seeds,MATH n,MATH (normalised),MATH (normalised se),"
+                     "HumanEval"), std::string::npos) << csv;
+  // se = 100 sqrt(0.254 x 0.746 / 5000) = 0.616
+  EXPECT_NE(csv.find("Llama3-70B-Instruct,lora,+ LoRA,25.40,0.616,0.000,1,5000,0.62,,73.78,"), std::string::npos) << csv;
   auto j = nlohmann::json::parse(render_table(t, TableFormat::json));
   EXPECT_EQ(j["rows"].size(), fixture::table2_rows.size());
   EXPECT_EQ(j["rows"][4]["label"], "+ T² (Few-shot)");
@@ -135,7 +147,7 @@ static void check_method_selection(const std::string& root_) {
 
 // h5py reads the HDF5 files on its own and recomputes every cell of the JSON that t2 printed.
 static void check_h5py_recomputes_json(const std::string& root_) {
-  auto t = build_result_table({RunReader(root_ + "/t2")});
+  auto t = build_result_table({RunReader(root_ + "/t2")});  // with standard errors
   std::string json_path = root_ + "/t2.json";
   write_file_atomic(json_path, render_table(t, TableFormat::json));
   std::string script = R"PY(
@@ -162,6 +174,8 @@ for row in printed['rows']:
         assert abs(cell['score'] - score) < 1e-9, (key, cell, score)
         assert cell['n'] == n, (key, cell, n)
         assert abs(cell['normalised'] - score / base) < 1e-12, (key, cell, score / base)
+        p = score / 100
+        assert abs(cell['se'] - 100 * (p * (1 - p) / n) ** 0.5) < 1e-9, (key, cell)
         checked += 1
 assert checked == len(vals), (checked, len(vals))
 print(checked)
@@ -232,9 +246,11 @@ TEST(ResultTable, SeedsAreAveragedAndMissingCellsShowADash) {
   std::string md = render_table(t, TableFormat::markdown);
   // svf on task a: mean 65, sample std 7.07; task b has no base: no normalised score.
   EXPECT_NE(md.find("| Method | Task A | Task B | ARC-Challenge |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| Model-M | 50.00 (1.00) | — | 80.00 (1.00) |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| + SVF | 65.00 ± 7.07 (1.30) | 40.00 (—) | — |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| + myway | 55.00 (1.10) | — | — |"), std::string::npos) << md;
+  // one seed: ± the standard error 100 sqrt(p(1-p)/n), n = 100
+  EXPECT_NE(md.find("| Model-M | 50.00 ± 5.00 (1.00) | — | 80.00 ± 4.00 (1.00) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| + SVF | 65.00 ± 7.07 (1.30) | 40.00 ± 4.90 (—) | — |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| + myway | 55.00 ± 4.97 (1.10) | — | — |"), std::string::npos) << md;
+  EXPECT_NE(md.find("standard error"), std::string::npos) << md;
   EXPECT_NE(md.find("standard deviation over seeds"), std::string::npos) << md;
   // Cells trace back to per-example records: --check-records recomputes them, and catches a lie.
   std::string traced = test::make_temp_dir("traced");
@@ -262,7 +278,8 @@ TEST(ResultTable, SeedsAreAveragedAndMissingCellsShowADash) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("records give 0.6"), std::string::npos) << e.what();
   }
-  EXPECT_NE(render_table(build_result_table({RunReader(traced)}), TableFormat::markdown).find("| + SVF | 70.00 (1.40) |"),
+  EXPECT_NE(render_table(build_result_table({RunReader(traced)}, published()), TableFormat::markdown)
+                .find("| + SVF | 70.00 (1.40) |"),
             std::string::npos);
   fs::remove_all(traced);
   // A run with no finished evaluation yet prints an empty table that says so.
@@ -273,3 +290,75 @@ TEST(ResultTable, SeedsAreAveragedAndMissingCellsShowADash) {
   fs::remove_all(empty);
   fs::remove_all(dir);
 }
+
+namespace {
+
+// Writes an evaluate job whose per-example scores are `scores` (records and metrics agree).
+void put_scored(RunStore& store, const std::string& task, const std::string& method, const std::vector<double>& scores,
+                const std::map<std::string, std::string>& extra = {}) {
+  std::string id = fixture::eval_job_id("m", task, method, 1);
+  std::map<std::string, std::string> params = {{"model", "m"}, {"task", task}, {"method", method}, {"seed", "1"}};
+  for (auto& [k, v] : extra) params[k] = v;
+  store.begin_job({id, "evaluate", params});
+  EvalBatch b{0, 0, {}};
+  for (size_t i = 0; i < scores.size(); ++i)
+    b.records.push_back({task + "/" + std::to_string(i), int64_t(i), "", "", "", "", scores[i]});
+  store.write_eval_batch(id, b);
+  store.write_metrics(id, Metrics::from_records(b.records));
+  store.mark_done(id);
+}
+
+TEST(ResultTable, PairedStandardErrorOfTheNormalisedScore) {
+  std::string dir = test::make_temp_dir("paired");
+  {
+    RunMeta meta;
+    meta.models = {{"m", "Model-M"}};
+    auto store = RunStore::open_for_write(dir, meta);
+    std::vector<double> base(10, 0.0), svf(10, 0.0);
+    for (int i = 0; i < 5; ++i) base[size_t(i)] = 1;
+    for (int i = 0; i < 6; ++i) svf[size_t(i)] = 1;
+    put_scored(store, "a", "base", base);
+    put_scored(store, "a", "svf", svf);
+  }
+  auto t = build_result_table({RunReader(dir)});
+  // ratio r = 0.6 / 0.5 = 1.2; d_i = x_i - r b_i: five -0.2, one 1, four 0; sd(d) = sqrt(1.2 / 9);
+  // SE = sd(d) / sqrt(10) / 0.5 = 0.2309. Score SE: 100 sqrt(0.6 x 0.4 / 10) = 15.49.
+  ASSERT_EQ(t.rows.size(), 2u);
+  ASSERT_TRUE(t.rows[1].cells[0]->normalised_se.has_value());
+  EXPECT_NEAR(*t.rows[1].cells[0]->normalised_se, std::sqrt(1.2 / 9) / std::sqrt(10.0) / 0.5, 1e-12);
+  std::string md = render_table(t, TableFormat::markdown);
+  EXPECT_NE(md.find("| + SVF | 60.00 ± 15.49 (1.20 ± 0.23) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("paired standard error"), std::string::npos) << md;
+  auto j = nlohmann::json::parse(render_table(t, TableFormat::json));
+  EXPECT_NEAR(j["rows"][1]["cells"]["a"]["normalised_se"].get<double>(), 0.2309401, 1e-6);
+  EXPECT_NEAR(j["rows"][1]["cells"]["a"]["se"].get<double>(), 15.4919, 1e-4);
+  std::string tex = render_table(t, TableFormat::latex);
+  EXPECT_NE(tex.find("60.00 $\\pm$ 15.49 (1.20 $\\pm$ 0.23)"), std::string::npos) << tex;
+  fs::remove_all(dir);
+}
+
+TEST(ResultTable, BaseOfAnotherEvaluatedSetIsNotUsedToNormalise) {
+  std::string dir = test::make_temp_dir("refuse");
+  {
+    RunMeta meta;
+    meta.models = {{"m", "Model-M"}};
+    auto store = RunStore::open_for_write(dir, meta);
+    put_scored(store, "a", "base", std::vector<double>(10, 1.0));
+    put_scored(store, "a", "t2_fewshot", std::vector<double>(8, 1.0));  // the shots left the test split
+    put_scored(store, "b", "base", std::vector<double>(10, 1.0));
+    put_scored(store, "b", "svf", std::vector<double>(10, 1.0), {{"compat", "[\"gsm8k_regex\"]"}});
+  }
+  auto t = build_result_table({RunReader(dir)});
+  std::string md = render_table(t, TableFormat::markdown);
+  EXPECT_NE(md.find("| + T² (Few-shot) | 100.00 ± 0.00 (—) | — |"), std::string::npos) << md;
+  EXPECT_NE(md.find("Few-shot) on a: not normalised: base scored n=10 examples, t2_fewshot n=8."), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("SVF on b: not normalised: base evaluated '', svf 'compat [\"gsm8k_regex\"]'."), std::string::npos)
+      << md;
+  auto j = nlohmann::json::parse(render_table(t, TableFormat::json));
+  EXPECT_TRUE(j["rows"][2]["cells"]["a"]["normalised"].is_null());
+  EXPECT_NE(j["rows"][2]["cells"]["a"]["not_normalised"].get<std::string>().find("n=8"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+}  // namespace
