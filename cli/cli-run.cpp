@@ -1,10 +1,11 @@
 // t2 run: validate a campaign, expand it into jobs and run them (coordinator/campaign-runner.h),
 // on one process, under mpirun or under srun; an existing run directory is resumed.
 //
-//   t2 run CAMPAIGN.yaml [key.path=value ...] [--dry-run] [--json] [--status-port N]
+//   t2 run CAMPAIGN.yaml [key.path=value ...] [--dry-run] [--json] [--status-port N] [--device D]
 //
 // --dry-run validates, expands and prints the job list with its dependency edges and nothing
 // else: no file or directory is created. Validation problems exit with code 2, one line each.
+// --device auto|cpu|cuda is the override device=D (cluster/placement.h: cuda without CUDA exits 2).
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -28,9 +29,11 @@ struct RunArgs {
   bool json = false;
   int status_port = 0;
   bool no_progress = false;
+  std::string device;
 };
 
-int run(const RunArgs& a) {
+int run(RunArgs a) {
+  if (!a.device.empty()) a.overrides.push_back("device=" + a.device);
   for (const auto& o : a.overrides)
     if (!looks_like_override(o))
       throw UsageError("t2 run: '" + o + "' is not an override; expected key.path=value or ~key.path after the campaign file");
@@ -69,6 +72,8 @@ Command add_run_command(CLI::App& t2) {
                             "validate and print the expanded jobs and their dependencies; write nothing");
   app->add_flag("--json", args->json, "with --dry-run: print the plan as JSON")->needs(dry);
   app->add_flag("--no-progress", args->no_progress, "no progress bars or periodic progress lines");
+  app->add_option("--device", args->device, "where worker ranks compute: auto (CUDA when built and visible), cpu, cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app->add_option("--status-port", args->status_port, "port of the status server (localhost)")->check(CLI::Range(1, 65535));
   return {app, [args]() -> int { return run(*args); }};
 }
