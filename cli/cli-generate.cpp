@@ -48,7 +48,7 @@ struct GenerateArgs {
   std::vector<std::string> stop;
   std::vector<int32_t> eos;
   bool json = false;
-  std::string dtype = "auto", device = "cpu";
+  std::string dtype = "auto", device = "auto";
   int tp = 1;
   // Transformer² two-pass generation
   std::vector<std::string> experts;
@@ -326,7 +326,7 @@ Command add_generate_command(CLI::App& t2) {
   app->add_option("--eos-id", a->eos, "extra end-of-sequence id (repeatable)");
   app->add_flag("--json", a->json, "print JSON: ids, text, per-token log-probs, stop reason");
   app->add_option("--dtype", a->dtype, "auto (float32 on CPU, bfloat16 on CUDA), float32, bfloat16, float16");
-  app->add_option("--device", a->device, "cpu, cuda, cuda:N");
+  app->add_option("--device", a->device, "auto (a GPU when t2 has CUDA and one is visible), cpu, cuda, cuda:N");
   app->add_option("--tp", a->tp, "tensor-parallel ranks (run under mpirun -np N)")->check(CLI::PositiveNumber);
   // Transformer²
   app->add_option("--experts", a->experts, "SVF expert files E1.h5,E2.h5,... (t2 experts list)")->delimiter(',');

@@ -18,7 +18,7 @@ struct LogprobsArgs {
   std::string model_dir;
   std::vector<std::string> prompt_ids, continuation_ids;
   bool json = false;
-  std::string dtype = "auto", device = "cpu";
+  std::string dtype = "auto", device = "auto";
   int tp = 1;
 };
 
@@ -64,7 +64,7 @@ Command add_logprobs_command(CLI::App& t2) {
   app->add_option("--continuation-ids", a->continuation_ids, "continuation token ids, comma separated")->required();
   app->add_flag("--json", a->json, "print JSON: per-token log-probs and their sum");
   app->add_option("--dtype", a->dtype, "auto (float32 on CPU, bfloat16 on CUDA), float32, bfloat16, float16");
-  app->add_option("--device", a->device, "cpu, cuda, cuda:N");
+  app->add_option("--device", a->device, "auto (a GPU when t2 has CUDA and one is visible), cpu, cuda, cuda:N");
   app->add_option("--tp", a->tp, "tensor-parallel ranks (run under mpirun -np N)")->check(CLI::PositiveNumber);
   return {app, [a]() -> int { return run_logprobs(*a); }};
 }

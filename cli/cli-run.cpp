@@ -1,10 +1,11 @@
 // t2 run: validate a campaign, expand it into jobs and run them (coordinator/campaign-runner.h),
 // on one process, under mpirun or under srun; an existing run directory is resumed.
 //
-//   t2 run CAMPAIGN.yaml [key.path=value ...] [--dry-run] [--json] [--status-port N]
+//   t2 run CAMPAIGN.yaml [key.path=value ...] [--dry-run] [--json] [--status-port N] [--device D]
 //
 // --dry-run validates, expands and prints the job list with its dependency edges and nothing
 // else: no file or directory is created. Validation problems exit with code 2, one line each.
+// --device auto|cpu|cuda is the override device=D (cluster/placement.h: cuda without CUDA exits 2).
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -30,6 +31,7 @@ struct RunArgs {
   int status_port = 0;
   bool no_progress = false;
   std::string sandbox_isolation;
+  std::string device;
 };
 
 int run(RunArgs a) {
@@ -37,6 +39,7 @@ int run(RunArgs a) {
     tasks::parse_sandbox_isolation(a.sandbox_isolation);  // UsageError for anything else
     a.overrides.push_back("sandbox.isolation=" + a.sandbox_isolation);
   }
+  if (!a.device.empty()) a.overrides.push_back("device=" + a.device);
   for (const auto& o : a.overrides)
     if (!looks_like_override(o))
       throw UsageError("t2 run: '" + o + "' is not an override; expected key.path=value or ~key.path after the campaign file");
@@ -78,6 +81,8 @@ Command add_run_command(CLI::App& t2) {
   app->add_option("--sandbox-isolation", args->sandbox_isolation,
                   "code sandbox: namespaces or rlimits (opt-out: resource limits only, no file-system or network "
                   "isolation); the same as the override sandbox.isolation=VALUE");
+  app->add_option("--device", args->device, "where worker ranks compute: auto (CUDA when built and visible), cpu, cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app->add_option("--status-port", args->status_port, "port of the status server (localhost)")->check(CLI::Range(1, 65535));
   return {app, [args]() -> int { return run(*args); }};
 }

@@ -70,6 +70,8 @@ class NcclCommunicator final : public Communicator {
     if (rc != ncclInProgress) nccl_check(rc, "ncclCommInitRankConfig");
     wait_async(deadline, "ncclCommInitRankConfig", opt.setup_timeout);
     T2_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    T2_CUDA_CHECK(cudaEventCreateWithFlags(&ready_, cudaEventDisableTiming));
+    T2_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
     T2_CUDA_CHECK(cudaMalloc(&scratch_, sizeof(float)));
   }
 
@@ -88,6 +90,8 @@ class NcclCommunicator final : public Communicator {
       }
     }
     if (scratch_) cudaFree(scratch_);
+    if (ready_) cudaEventDestroy(ready_);
+    if (done_) cudaEventDestroy(done_);
     if (stream_) cudaStreamDestroy(stream_);
   }
 
@@ -98,7 +102,7 @@ class NcclCommunicator final : public Communicator {
   void all_reduce(BufferView buf, ReduceOp op, const CollectiveOptions& opt) override {
     const std::string what = fmt::format("all_reduce({} x {})", buf.count, dtype_name(buf.dtype));
     prepare(what, buf);
-    run(what, opt, [&] {
+    run(what, buf, opt, [&] {
       return ncclAllReduce(buf.data, buf.data, buf.count, nccl_type(buf.dtype), nccl_op(op), comm_, stream_);
     });
   }
@@ -110,7 +114,7 @@ class NcclCommunicator final : public Communicator {
     T2_CHECK(recv.dtype == send.dtype && recv.count == send.count * static_cast<size_t>(size_),
              "{} on {}: recv must hold size() * send.count = {} elements of {}", what, where(),
              send.count * static_cast<size_t>(size_), dtype_name(send.dtype));
-    run(what, opt, [&] {
+    run(what, send, opt, [&] {
       return ncclAllGather(send.data, recv.data, send.count, nccl_type(send.dtype), comm_, stream_);
     });
   }
@@ -119,7 +123,7 @@ class NcclCommunicator final : public Communicator {
     const std::string what = fmt::format("broadcast({} x {}, root {})", buf.count, dtype_name(buf.dtype), root);
     prepare(what, buf);
     T2_CHECK(root >= 0 && root < size_, "{} on {}: root out of range", what, where());
-    run(what, opt, [&] {
+    run(what, buf, opt, [&] {
       return ncclBroadcast(buf.data, buf.data, buf.count, nccl_type(buf.dtype), root, comm_, stream_);
     });
   }
@@ -128,19 +132,19 @@ class NcclCommunicator final : public Communicator {
     const std::string what = fmt::format("send({} x {}) to peer {}", buf.count, dtype_name(buf.dtype), peer);
     prepare(what, buf);
     T2_CHECK(peer >= 0 && peer < size_ && peer != rank_ && tag >= 0, "{} on {}: bad peer or tag {}", what, where(), tag);
-    run(what, opt, [&] { return ncclSend(buf.data, buf.count, nccl_type(buf.dtype), peer, comm_, stream_); });
+    run(what, buf, opt, [&] { return ncclSend(buf.data, buf.count, nccl_type(buf.dtype), peer, comm_, stream_); });
   }
 
   void recv(BufferView buf, int peer, int tag, const CollectiveOptions& opt) override {
     const std::string what = fmt::format("recv({} x {}) from peer {}", buf.count, dtype_name(buf.dtype), peer);
     prepare(what, buf);
     T2_CHECK(peer >= 0 && peer < size_ && peer != rank_ && tag >= 0, "{} on {}: bad peer or tag {}", what, where(), tag);
-    run(what, opt, [&] { return ncclRecv(buf.data, buf.count, nccl_type(buf.dtype), peer, comm_, stream_); });
+    run(what, buf, opt, [&] { return ncclRecv(buf.data, buf.count, nccl_type(buf.dtype), peer, comm_, stream_); });
   }
 
   void barrier(const CollectiveOptions& opt) override {
     prepare("barrier", BufferView{scratch_, 1, DType::f32, device_});
-    run("barrier", opt, [&] {
+    run("barrier", BufferView{scratch_, 1, DType::f32, device_}, opt, [&] {
       return ncclAllReduce(scratch_, scratch_, 1, ncclFloat32, ncclSum, comm_, stream_);
     });
   }
@@ -176,15 +180,30 @@ class NcclCommunicator final : public Communicator {
     }
   }
 
+  // Issues one NCCL operation on the communicator's stream, ordered against `order.stream` (the
+  // stream of the kernels that produce and consume the buffer, torch's current stream):
+  //   1. NCCL's stream waits for an event recorded on the caller's stream: the collective reads
+  //      the buffer only after the kernels queued before the call have written it;
+  //   2. once the operation is enqueued (a non-blocking communicator may still be enqueueing when
+  //      the call returns: wait_async), an event recorded on NCCL's stream is waited for by the
+  //      caller's stream: no kernel queued after the call reads the buffer before NCCL wrote it;
+  //   3. the host polls that event until the deadline (a hung peer is aborted, not waited for).
+  // Step 3 makes the call synchronous, so the caching allocator cannot reuse the buffer while NCCL
+  // uses it; step 2 keeps the stream order right on its own.
   template <typename Issue>
-  void run(const std::string& what, const CollectiveOptions& opt, Issue issue) {
+  void run(const std::string& what, const BufferView& order, const CollectiveOptions& opt, Issue issue) {
+    cudaStream_t caller = static_cast<cudaStream_t>(order.stream);  // nullptr: the legacy default stream
+    T2_CUDA_CHECK(cudaEventRecord(ready_, caller));
+    T2_CUDA_CHECK(cudaStreamWaitEvent(stream_, ready_, 0));
     const Deadline deadline = Deadline::after(opt.timeout);
     const ncclResult_t rc = issue();
     if (rc != ncclInProgress) nccl_check(rc, what.c_str());
     wait_async(deadline, what, opt.timeout);
+    T2_CUDA_CHECK(cudaEventRecord(done_, stream_));
+    T2_CUDA_CHECK(cudaStreamWaitEvent(caller, done_, 0));
     const auto start = Clock::now();
     for (;;) {
-      const cudaError_t q = cudaStreamQuery(stream_);
+      const cudaError_t q = cudaEventQuery(done_);
       if (q == cudaSuccess) return;
       if (q != cudaErrorNotReady) abort_with(what, fmt::format("CUDA error {}", cudaGetErrorString(q)), false);
       ncclResult_t st = ncclSuccess;
@@ -209,6 +228,7 @@ class NcclCommunicator final : public Communicator {
   int rank_, size_, device_;
   ncclComm_t comm_ = nullptr;
   cudaStream_t stream_ = nullptr;
+  cudaEvent_t ready_ = nullptr, done_ = nullptr;  // caller's stream -> NCCL's stream -> caller's stream
   void* scratch_ = nullptr;
   bool broken_ = false;
   std::string broken_reason_;

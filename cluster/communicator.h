@@ -29,11 +29,15 @@ const char* dtype_name(DType t);
 enum class ReduceOp : uint8_t { sum, max, min };
 
 // A contiguous buffer of `count` elements in host memory (device < 0) or on CUDA device `device`.
+// `stream` (a cudaStream_t, for CUDA buffers) is the stream whose kernels write the buffer before the
+// call and read it after: the NCCL backend orders its work after everything queued there and makes
+// that stream wait for the collective (nullptr: the legacy default stream).
 struct BufferView {
   void* data = nullptr;
   size_t count = 0;
   DType dtype = DType::f32;
   int device = -1;
+  void* stream = nullptr;
   size_t bytes() const { return count * dtype_size(dtype); }
 };
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -17,48 +18,52 @@ namespace t2 {
 WorldLayout WorldLayout::make(int size, int rank, int tp) {
   T2_CHECK_AS(UsageError, size >= 1, "world layout: world size must be >= 1, got {}", size);
   T2_CHECK_AS(UsageError, rank >= 0 && rank < size, "world layout: rank {} outside a world of {} ranks", rank, size);
-  T2_CHECK_AS(UsageError, tp >= 1, "world layout: tensor-parallel degree must be >= 1, got {}", tp);
+  PlacementInput in;
+  in.hosts.assign(static_cast<size_t>(size), "localhost");
+  in.gpus.assign(static_cast<size_t>(size), 0);
+  in.tp = tp;
+  in.device = "cpu";
+  WorldLayout w = from_placement(place_ranks(in), rank, "explicit");
+  // no placement known: the defaults (one node, local rank 0, CPU)
+  w.local_rank_ = 0;
+  return w;
+}
+
+WorldLayout WorldLayout::from_placement(const Placement& p, int rank, std::string source) {
+  const int size = static_cast<int>(p.ranks.size());
+  T2_CHECK_AS(UsageError, rank >= 0 && rank < size, "world layout: rank {} outside a world of {} ranks", rank, size);
   WorldLayout w;
+  w.placement_ = std::make_shared<const Placement>(p);
   w.size_ = size;
   w.rank_ = rank;
-  w.tp_ = tp;
-  w.coordinator_works_ = size - 1 < tp;
-  if (w.coordinator_works_) {
-    T2_CHECK_AS(UsageError, size % tp == 0,
-                "world layout: {} rank(s) cannot hold a coordinator plus a worker group of tp {} (need {} ranks), "
-                "nor groups of {} that include the coordinator (need a multiple of {})",
-                size, tp, tp + 1, tp, tp);
-    w.num_groups_ = size / tp;
-  } else {
-    w.num_groups_ = (size - 1) / tp;
-  }
+  w.tp_ = p.tp;
+  w.coordinator_works_ = p.coordinator_works;
+  w.num_groups_ = static_cast<int>(p.groups.size());
+  const RankPlace& me = p.ranks[static_cast<size_t>(rank)];
+  w.local_rank_ = me.local_rank;
+  w.node_id_ = me.node;
+  w.num_nodes_ = static_cast<int>(p.nodes.size());
+  w.local_device_ = me.device.rfind("cuda:", 0) == 0 ? std::stoi(me.device.substr(5)) : -1;
+  w.source_ = std::move(source);
   return w;
 }
 
 int WorldLayout::group_of(int rank) const {
   T2_CHECK(rank >= 0 && rank < size_, "group_of: rank {} outside a world of {}", rank, size_);
-  const int k = rank - first_worker();
-  if (k < 0) return -1;
-  const int g = k / tp_;
-  return g < num_groups_ ? g : -1;
+  return placement_->ranks[static_cast<size_t>(rank)].group;
 }
 
 int WorldLayout::tp_rank(int rank) const {
-  return group_of(rank) < 0 ? -1 : (rank - first_worker()) % tp_;
+  T2_CHECK(rank >= 0 && rank < size_, "tp_rank: rank {} outside a world of {}", rank, size_);
+  return placement_->ranks[static_cast<size_t>(rank)].tp_rank;
 }
 
 std::vector<int> WorldLayout::group_ranks(int g) const {
   T2_CHECK(g >= 0 && g < num_groups_, "group_ranks: group {} of {}", g, num_groups_);
-  std::vector<int> r(static_cast<size_t>(tp_));
-  for (int i = 0; i < tp_; ++i) r[static_cast<size_t>(i)] = first_worker() + g * tp_ + i;
-  return r;
+  return placement_->groups[static_cast<size_t>(g)];
 }
 
-std::vector<int> WorldLayout::idle_ranks() const {
-  std::vector<int> r;
-  for (int k = first_worker() + num_groups_ * tp_; k < size_; ++k) r.push_back(k);
-  return r;
-}
+std::vector<int> WorldLayout::idle_ranks() const { return placement_->idle; }
 
 std::string WorldLayout::describe() const {
   std::string role = is_coordinator() ? (is_worker() ? "coordinator and worker" : "coordinator")
@@ -78,6 +83,30 @@ WorldLayout WorldLayout::with_placement(int local_rank, int node_id, int num_nod
   w.local_device_ = local_device;
   w.source_ = std::move(source);
   return w;
+}
+
+namespace {
+
+std::vector<std::string> gather_hosts(Communicator& comm) {
+  constexpr size_t kHost = 256;
+  std::vector<char> mine(kHost, '\0');
+  gethostname(mine.data(), kHost - 1);
+  std::vector<char> all(kHost * static_cast<size_t>(comm.size()));
+  comm.all_gather({mine.data(), kHost, DType::u8, -1}, {all.data(), all.size(), DType::u8, -1});
+  std::vector<std::string> hosts;
+  for (int r = 0; r < comm.size(); ++r) hosts.emplace_back(all.data() + static_cast<size_t>(r) * kHost);
+  if (const char* test_hosts = std::getenv("T2_TEST_HOSTS"); test_hosts && *test_hosts)
+    hosts = parse_test_hosts(test_hosts, comm.size());
+  return hosts;
+}
+
+}  // namespace
+
+int host_local_rank(Communicator& comm) {
+  const auto hosts = gather_hosts(comm);
+  int local = 0;
+  for (int r = 0; r < comm.rank(); ++r) local += hosts[static_cast<size_t>(r)] == hosts[static_cast<size_t>(comm.rank())];
+  return local;
 }
 
 int count_device_list(const std::string& list) {
@@ -164,37 +193,23 @@ WorldLayout WorldLayout::from_slurm_env(const std::map<std::string, std::string>
   return make(ntasks, procid, tp).with_placement(localid, nodeid, nnodes, device_for(localid, visible, from), "slurm");
 }
 
-WorldLayout WorldLayout::from_mpi(int tp) {
+WorldLayout WorldLayout::from_mpi(int tp, const Request& req) {
   mpi_init();
   auto world = make_mpi_communicator(MpiCommunicatorOptions{"layout"});
-  constexpr size_t kHost = 256;
-  std::vector<char> mine(kHost, '\0');
-  gethostname(mine.data(), kHost - 1);
-  std::vector<char> all(kHost * static_cast<size_t>(world->size()));
-  world->all_gather({mine.data(), kHost, DType::u8, -1}, {all.data(), all.size(), DType::u8, -1});
-  // node ids in order of first appearance; the local rank counts earlier ranks on the same host
-  std::vector<std::string> hosts;
-  int node = -1, local = 0;
-  for (int r = 0; r < world->size(); ++r) {
-    const std::string h(all.data() + static_cast<size_t>(r) * kHost);
-    int id = -1;
-    for (size_t i = 0; i < hosts.size(); ++i)
-      if (hosts[i] == h) id = static_cast<int>(i);
-    if (id < 0) {
-      id = static_cast<int>(hosts.size());
-      hosts.push_back(h);
-    }
-    if (r == world->rank()) node = id;
-    if (r < world->rank() && h == std::string(mine.data())) ++local;
+  PlacementInput in;
+  in.hosts = gather_hosts(*world);
+  int32_t gpus = req.gpus_visible;
+  if (gpus < 0) {
+    const char* v = std::getenv("CUDA_VISIBLE_DEVICES");
+    gpus = v ? count_device_list(v) : 0;
   }
-  std::string from = "no CUDA_VISIBLE_DEVICES";
-  int visible = 0;
-  if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES")) {
-    visible = count_device_list(v);
-    from = fmt::format("CUDA_VISIBLE_DEVICES='{}'", v);
-  }
-  return make(world->size(), world->rank(), tp)
-      .with_placement(local, node, static_cast<int>(hosts.size()), device_for(local, visible, from), "mpi");
+  std::vector<int32_t> all_gpus(static_cast<size_t>(world->size()));
+  world->all_gather({&gpus, 1, DType::i32, -1}, {all_gpus.data(), all_gpus.size(), DType::i32, -1});
+  in.gpus.assign(all_gpus.begin(), all_gpus.end());
+  in.tp = tp;
+  in.device = req.device;
+  in.cuda_built = req.cuda_built;
+  return from_placement(place_ranks(in), world->rank(), "mpi");
 }
 
 std::string WorldLayout::detect_launcher(const std::map<std::string, std::string>& env) {
@@ -208,25 +223,27 @@ std::string WorldLayout::detect_launcher(const std::map<std::string, std::string
   return "single";
 }
 
-WorldLayout WorldLayout::detect(int tp) {
+WorldLayout WorldLayout::detect(int tp, const Request& req) {
   const auto env = process_env();
   if (detect_launcher(env) == "single") {
     T2_CHECK_AS(UsageError, tp == 1, "a single process cannot hold a tensor-parallel group of {}: run under "
                 "`mpirun -np {}` or `srun --mpi=pmix`", tp, tp);
-    return single();
-  }
-  WorldLayout w = from_mpi(tp);
-  // srun: Slurm knows the GPUs of the step; under mpirun inside sbatch SLURM_PROCID is 0 everywhere,
-  // so Slurm's view is used only when it matches MPI's
-  if (env.count("SLURM_PROCID") && env.count("SLURM_STEP_ID")) {
-    try {
-      const WorldLayout s = from_slurm_env(env, tp);
-      if (s.world_rank() == w.world_rank() && s.world_size() == w.world_size()) return s;
-    } catch (const UsageError&) {
-      // incomplete Slurm variables: keep MPI's view
+    PlacementInput in;
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    in.hosts = {host};
+    int gpus = req.gpus_visible;
+    if (gpus < 0) {
+      auto it = env.find("CUDA_VISIBLE_DEVICES");
+      gpus = it == env.end() ? 0 : count_device_list(it->second);
     }
+    in.gpus = {gpus};
+    in.tp = 1;
+    in.device = req.device;
+    in.cuda_built = req.cuda_built;
+    return from_placement(place_ranks(in), 0, "single");
   }
-  return w;
+  return from_mpi(tp, req);
 }
 
 }  // namespace t2

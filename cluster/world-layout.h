@@ -2,22 +2,33 @@
 // groups of the allocation's TP degree). A value type built by validated factories; no rank
 // arithmetic anywhere else (group_of, tp_rank and group_ranks answer every question).
 //
-// Rules, for a world of N ranks and tensor-parallel degree tp (one degree per allocation: t2 submit
-// makes one allocation per resource shape):
-//   N - 1 >= tp : rank 0 only coordinates; ranks 1..N-1 form floor((N-1)/tp) groups of tp
-//                 consecutive ranks; the (N-1) % tp ranks left over are idle (they exit at once).
+// The rule is cluster/placement.h's place_ranks (one rule for hosts, groups and devices):
+//   N - 1 >= tp : rank 0 only coordinates (no GPU); the worker ranks of each node form groups of tp
+//                 consecutive ranks, so a group never spans nodes unless tp exceeds one node; the
+//                 ranks left over are idle (they exit at once).
 //   N - 1 <  tp : too few ranks for a dedicated coordinator, so rank 0 coordinates AND works; all N
 //                 ranks form groups (N = 1, tp = 1 is the single-process run; N = tp = 2 is the
 //                 "mpirun -np 2 gives the same logits as one rank" run). N must be a multiple of tp.
-// Consecutive ranks share a node under both mpirun and srun's block distribution, so a group
-// stays inside a node whenever tp divides the tasks per node.
+// make() places every rank on one host on the CPU (the arithmetic above with one node); from_mpi and
+// detect place the real world: host names gathered over MPI (or T2_TEST_HOSTS, the test seam),
+// GPUs visible per rank, and the campaign's device.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "cluster/placement.h"
+
 namespace t2 {
+
+// What a rank asks of placement: the campaign's device and what this process can see.
+struct PlacementRequest {
+  std::string device = "cpu";   // auto | cpu | cuda
+  bool cuda_built = false;      // this t2 has CUDA
+  int gpus_visible = -1;        // CUDA devices this process sees; -1: count CUDA_VISIBLE_DEVICES
+};
 
 class WorldLayout {
  public:
@@ -28,11 +39,15 @@ class WorldLayout {
   // One process, no MPI: the coordinator is the only worker.
   static WorldLayout single() { return make(1, 0, 1); }
 
-  // From MPI_COMM_WORLD (initialises MPI): rank and size from MPI; node id, local rank and the
-  // number of nodes from the host names of all ranks (one all_gather with a deadline). The local
-  // device is the local rank when CUDA_VISIBLE_DEVICES names more than one device, 0 when it names
-  // one, -1 (CPU) when it is unset or empty.
-  static WorldLayout from_mpi(int tp);
+  using Request = PlacementRequest;
+
+  // The layout of rank `rank` under a placement (place_ranks).
+  static WorldLayout from_placement(const Placement& p, int rank, std::string source);
+
+  // From MPI_COMM_WORLD (initialises MPI): rank and size from MPI; the host names and GPU counts of
+  // all ranks gathered (one all_gather each, with a deadline; T2_TEST_HOSTS replaces the host
+  // names), then place_ranks. Every rank computes the same placement.
+  static WorldLayout from_mpi(int tp, const Request& req = {});
 
   // From the environment of an srun task: SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_NODEID,
   // SLURM_JOB_NUM_NODES (required) and CUDA_VISIBLE_DEVICES / SLURM_STEP_GPUS / SLURM_GPUS_ON_NODE
@@ -44,9 +59,9 @@ class WorldLayout {
   // plugin would give N independent singletons: UsageError naming SLURM_NTASKS and the fix.
   static std::string detect_launcher(const std::map<std::string, std::string>& env);
 
-  // The layout of this process: from_mpi when detect_launcher says "mpi", else single() (tp must
-  // then be 1). Under srun, the local device follows the Slurm variables when they agree with MPI.
-  static WorldLayout detect(int tp);
+  // The layout of this process: from_mpi when detect_launcher says "mpi", else one process placed
+  // alone (tp must then be 1).
+  static WorldLayout detect(int tp, const Request& req = {});
 
   // The process environment as a map (for from_slurm_env).
   static std::map<std::string, std::string> process_env();
@@ -77,7 +92,11 @@ class WorldLayout {
   int node_id() const { return node_id_; }
   int num_nodes() const { return num_nodes_; }
   int local_device() const { return local_device_; }  // CUDA device index, -1 for CPU
+  // "cpu" or "cuda:N": where this rank's tensors live (the coordinator-only rank: "cpu")
+  std::string device() const { return local_device_ >= 0 ? "cuda:" + std::to_string(local_device_) : "cpu"; }
   const std::string& source() const { return source_; }  // "explicit", "mpi", "slurm"
+  // The placement of every rank (host, device, group); for logs and run.h5.
+  const Placement& placement() const { return *placement_; }
 
   // "world 5 (mpi), rank 3: group 1 tp_rank 0 of 2 groups x tp 2; node 0/1 local 3 device -1"
   std::string describe() const;
@@ -86,13 +105,18 @@ class WorldLayout {
 
  private:
   WorldLayout() = default;
-  int first_worker() const { return coordinator_works_ ? 0 : 1; }
 
+  std::shared_ptr<const Placement> placement_;
   int size_ = 1, rank_ = 0, tp_ = 1, num_groups_ = 1;
   bool coordinator_works_ = true;
   int local_rank_ = 0, node_id_ = 0, num_nodes_ = 1, local_device_ = -1;
   std::string source_ = "explicit";
 };
+
+// This rank's position among the ranks of `comm` on the same host (host names gathered over `comm`
+// with its deadline; T2_TEST_HOSTS, when set, names the hosts of comm's ranks instead).
+class Communicator;
+int host_local_rank(Communicator& comm);
 
 // Number of devices named by a CUDA_VISIBLE_DEVICES / SLURM_STEP_GPUS style list ("0,1,3" -> 3;
 // "" or "NoDevFiles" -> 0).

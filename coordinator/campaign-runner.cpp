@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cluster/communicator-mpi.h"
+#include "cluster/communicator-nccl.h"
 #include "cluster/mpi-channel.h"
 #include "cluster/mpi-runtime.h"
 #include "cluster/signals.h"
@@ -21,6 +22,7 @@
 #include "coordinator/scheduler.h"
 #include "coordinator/status-server-metrics.h"
 #include "coordinator/status-server.h"
+#include "workers/device-info.h"
 #include "workers/work-executor.h"
 #include "coordinator/work-transport-mpi.h"
 #include "coordinator/work-transport-threads.h"
@@ -67,15 +69,27 @@ results::RunMeta run_meta(const Campaign& c, const WorldLayout& layout) {
   m.campaign_resolved = c.resolved.dump(2);
   m.sandbox_isolation = c.sandbox_isolation;
   m.ranks = layout.world_size();
-  char host[256] = {0};
-  gethostname(host, sizeof host - 1);
-  m.hosts = {host};
+  const Placement& p = layout.placement();
+  m.hosts = p.nodes;
+  m.placement.push_back(p.summary());
+  for (int r = 0; r < layout.world_size(); ++r) m.placement.push_back(p.describe(r));
   m.seeds = c.seeds;
   for (const auto& model : c.models)
     m.models.push_back({model.name, model.params.value("display_name", model.name)});
   for (const auto& t : c.tasks)
     if (t.kind != "cls") m.tasks.push_back({t.name, t.params.value("display_name", t.name)});
   return m;
+}
+
+// Rank 0 logs where every rank is (host, device, group); every other rank logs its own line.
+void log_placement(const WorldLayout& layout) {
+  const Placement& p = layout.placement();
+  if (layout.is_coordinator()) {
+    spdlog::info("placement: {}", p.summary());
+    for (int r = 0; r < layout.world_size(); ++r) spdlog::info("placement: {}", p.describe(r));
+  } else {
+    spdlog::debug("placement: {}", p.describe(layout.world_rank()));
+  }
 }
 
 int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, WorkTransport& transport,
@@ -186,23 +200,37 @@ int run_campaign(const std::string& file, const CampaignRunOptions& o) {
                 "{}: models.{}.path: '{}' has no config.json; expected a Hugging Face model folder", c.file, m.name,
                 m.path);
   const int tp = campaign_tp(c);
-  WorldLayout layout = WorldLayout::detect(tp);
+  const DeviceInfo di = device_info();
+  WorldLayout::Request req;
+  req.device = c.device;
+  req.cuda_built = di.cuda_built;
+  req.gpus_visible = di.cuda_devices;
+  WorldLayout layout = WorldLayout::detect(tp, req);
   install_preemption_handlers();  // every rank: Slurm signals the whole step; only rank 0 acts on it
+  if (layout.world_size() > 1) log_init("info", layout.world_rank());
+  log_placement(layout);
+  // every rank decides alike (the placement is the same everywhere), so none is left waiting
+  const bool nccl = layout.placement().device_kind == "cuda" && layout.tp() > 1;
+  T2_CHECK_AS(NotAvailable, !nccl || nccl_available(),
+              "{}: tensor-parallel groups of {} on CUDA need NCCL, and this t2 was built without it (configure "
+              "with NCCL, see scripts/gpu-build), or run with device: cpu",
+              c.file, layout.tp());
 
   if (layout.world_size() == 1) {
-    WorkExecutor exec(c, c.output, ExecutorPlacement{});
+    WorkExecutor exec(c, c.output, ExecutorPlacement{nullptr, layout.device(), true});
     ThreadTransport transport(1, [&](const WorkItem& item, ThreadTransport::Context&) { return exec.execute(item); });
     return coordinate(c, plan, layout, transport, o);
   }
 
-  log_init("info", layout.world_rank());
   MpiChannel chan(MPI_COMM_WORLD);
   MpiCommunicatorOptions co;
   co.name = "tp group";
+  // the group's control plane (work items, shutdown) is MPI; its tensors go over NCCL when on CUDA
   std::unique_ptr<Communicator> group =
-      make_mpi_communicator_split(MPI_COMM_WORLD, layout.group_of(), layout.world_rank(), co);
-  const std::string device = layout.local_device() >= 0 ? "cuda:" + std::to_string(layout.local_device()) : "cpu";
-  ExecutorPlacement place{group.get(), device, layout.tp_rank() == 0};
+      make_mpi_communicator_split(MPI_COMM_WORLD, layout.group_of(), layout.tp_rank(), co);
+  std::unique_ptr<Communicator> tensors;
+  if (nccl && group) tensors = make_nccl_communicator(*group, layout.local_device());
+  ExecutorPlacement place{tensors ? tensors.get() : group.get(), layout.device(), layout.tp_rank() == 0};
 
   if (layout.is_coordinator()) {
     std::unique_ptr<WorkExecutor> exec;

@@ -5,6 +5,7 @@
 namespace t2 {
 
 namespace {
+// host: z travels as floats; adapt_z moves it to the model's device (autograd follows the move)
 torch::Tensor to_tensor(const std::vector<float>& z) {
   return torch::from_blob(const_cast<float*>(z.data()), {static_cast<int64_t>(z.size())}, torch::kFloat32).clone();
 }
@@ -35,17 +36,24 @@ LossParts reinforce_loss(const torch::Tensor& policy_lsm, const std::vector<Toke
   T2_CHECK(static_cast<int64_t>(completions.size()) == B && static_cast<int64_t>(advantages.size()) == B,
            "loss: {} log-softmax rows, {} completions, {} advantages", B, completions.size(), advantages.size());
   T2_CHECK(batch_samples > 0, "loss: batch_samples must be positive");
-  auto ids = torch::zeros({B, T}, torch::kLong);
-  auto mask = torch::zeros({B, T});
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < static_cast<int64_t>(completions[b].size()); ++t) {
-      ids[b][t] = completions[b][t];
-      mask[b][t] = 1.0;
+  // ids and mask filled on the host in one buffer each, then moved once to the log-softmax's device
+  std::vector<int64_t> id_host(static_cast<size_t>(B * T), 0);
+  std::vector<float> mask_host(static_cast<size_t>(B * T), 0.0f);
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t n = std::min<int64_t>(static_cast<int64_t>(completions[static_cast<size_t>(b)].size()), T);
+    for (int64_t t = 0; t < n; ++t) {
+      id_host[static_cast<size_t>(b * T + t)] = completions[static_cast<size_t>(b)][static_cast<size_t>(t)];
+      mask_host[static_cast<size_t>(b * T + t)] = 1.0f;
     }
+  }
+  const torch::Device dev = policy_lsm.device();
+  // copy=true: on the CPU .to() would otherwise alias the host buffers, which autograd saves for backward
+  auto ids = torch::from_blob(id_host.data(), {B, T}, torch::kLong).to(dev, torch::kLong, false, /*copy=*/true);
+  auto mask = torch::from_blob(mask_host.data(), {B, T}, torch::kFloat)
+                  .to(dev, policy_lsm.scalar_type(), false, /*copy=*/true);
   LossParts p;
-  mask = mask.to(policy_lsm.scalar_type());
   p.logp = (policy_lsm.gather(2, ids.unsqueeze(2)).squeeze(2) * mask).sum(1);
-  auto adv = torch::tensor(advantages, torch::kFloat64).to(policy_lsm.scalar_type());
+  auto adv = torch::tensor(advantages, torch::kFloat64).to(dev, policy_lsm.scalar_type());
   auto per_sample = -p.logp * adv;
   if (kl_coeff > 0) {
     T2_CHECK(ref_lsm.defined() && ref_lsm.sizes() == policy_lsm.sizes(), "KL needs the reference log-softmax");
@@ -74,7 +82,7 @@ ShardGradient reinforce_shard_gradient(PolicyModel& model, const std::vector<flo
     model.adapt_base();
     ref = model.completion_log_softmax(prompts, completions);
   }
-  auto zt = to_tensor(z).requires_grad_(true);
+  auto zt = to_tensor(z).requires_grad_(true);  // on the host: adapt_z moves it to the model
   model.adapt_z(zt);
   auto lsm = model.completion_log_softmax(prompts, completions);
   auto parts = reinforce_loss(lsm, completions, advantages, batch_samples, c.kl_coeff, c.kl_direction, ref);

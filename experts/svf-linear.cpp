@@ -38,7 +38,7 @@ RowBlocks row_blocks(const torch::Tensor& row_of, int64_t N) {
     seq.push_back(p[i]);
   }
   b.R = R;
-  b.seq = torch::tensor(seq, torch::kLong);
+  b.seq = torch::tensor(seq, torch::kLong);  // host: moved to the activations' device where it is used
   return b;
 }
 
@@ -128,6 +128,7 @@ torch::Tensor svf_factored_forward(const SvfFactors& f, const torch::Tensor& x, 
 torch::Tensor svf_linear_z(const SvfFactors& f, const torch::Tensor& x, const torch::Tensor& z,
                            const torch::Tensor& row_of) {
   T2_CHECK(z.size(-1) == f.rank(), "z has {} entries, the factors have rank {}", z.size(-1), f.rank());
+  // host: an empty row_of only says "one scale for every row"; it never meets a device tensor
   auto r = row_of.defined() ? row_of : torch::empty({0}, torch::kLong);
   return SvfLinearFn::apply(x, z, f.U, f.S, f.V, r);
 }

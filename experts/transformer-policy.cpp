@@ -37,11 +37,11 @@ torch::Tensor read_tensor(const h5::Group& g, const std::string& key, bool fp64,
   if (fp64) {
     auto a = g.read<double>(key);
     for (auto d : a.shape) shape.push_back(static_cast<int64_t>(d));
-    t = torch::tensor(a.data, torch::kFloat64);
+    t = torch::tensor(a.data, torch::kFloat64);  // host: svd_shard_read moves the factors to the device
   } else {
     auto a = g.read<float>(key);
     for (auto d : a.shape) shape.push_back(static_cast<int64_t>(d));
-    t = torch::tensor(a.data, torch::kFloat32);
+    t = torch::tensor(a.data, torch::kFloat32);  // host: svd_shard_read moves the factors to the device
   }
   int64_t n = 1;
   for (auto d : shape) n *= d;
@@ -50,13 +50,14 @@ torch::Tensor read_tensor(const h5::Group& g, const std::string& key, bool fp64,
   return t.view(shape);
 }
 
+// host: z / multipliers from the wire; adapt_z and adapt_multipliers move them to the device
 torch::Tensor from_vector(const std::vector<float>& v) {
   return torch::from_blob(const_cast<float*>(v.data()), {static_cast<int64_t>(v.size())}, torch::kFloat32).clone();
 }
 
 torch::Tensor from_rows(const std::vector<std::vector<float>>& rows, int64_t total, const char* what) {
   T2_CHECK_AS(UsageError, !rows.empty(), "{}: no sequences", what);
-  auto out = torch::empty({static_cast<int64_t>(rows.size()), total}, torch::kFloat32);
+  auto out = torch::empty({static_cast<int64_t>(rows.size()), total}, torch::kFloat32);  // host: as from_vector
   for (size_t b = 0; b < rows.size(); ++b) {
     T2_CHECK_AS(UsageError, static_cast<int64_t>(rows[b].size()) == total, "{}: row {} has {} values, the layout {}",
                 what, b, rows[b].size(), total);

@@ -40,8 +40,8 @@ const ExperimentSpec* Campaign::find_experiment(const std::string& name) const {
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"name",  "output",      "seed",  "data_dir", "models",
-                                           "tasks", "experiments", "slurm", "timeouts", "sandbox"};
+const std::vector<std::string> kTopKeys = {"name",   "output", "seed",        "data_dir", "device",
+                                           "models", "tasks",  "experiments", "slurm",    "timeouts", "sandbox"};
 const std::vector<std::string> kTimeouts = {"collective",      "control_message", "model_load",
                                             "sandbox_program", "file_lock",       "slurm_command"};
 const std::vector<std::string> kExperimentCommon = {"name", "kind", "seeds", "depends_on", "exclude"};
@@ -287,6 +287,15 @@ class Loader {
     }
     c.seeds = {42};
     if (const Node* s = root_.find("seed")) c.seeds = load_seeds(*s, "seed");
+    if (const Node* d = root_.find("device")) {
+      if (auto s = scalar_string(d, "device", p_)) {
+        if (*s == "auto" || *s == "cpu" || *s == "cuda")
+          c.device = *s;
+        else
+          p_.add(d->origin, "device", "unknown device '" + *s + "'", "expected auto, cpu or cuda");
+      }
+    }
+    c.resolved["device"] = c.device;
     c.resolved["name"] = c.name;
     c.resolved["output"] = c.output;
     c.resolved["data_dir"] = c.data_dir ? json(*c.data_dir) : json(nullptr);

@@ -75,6 +75,7 @@ struct Campaign {
   std::string output;                       // run directory, relative to the current directory
   std::optional<std::string> data_dir;
   std::vector<int64_t> seeds;
+  std::string device = "auto";              // auto | cpu | cuda: where worker ranks compute (cluster/placement.h)
   std::vector<ModelSpec> models;
   std::vector<TaskSpec> tasks;
   std::vector<ExperimentSpec> experiments;  // in file order (decompose jobs are added by expand_plan as needed)

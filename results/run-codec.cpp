@@ -72,6 +72,7 @@ void write_meta(h5::File& f, const RunMeta& m) {
   f.write_strings("campaign/given", {m.campaign_yaml});
   f.write_strings("campaign/resolved", {m.campaign_resolved});
   f.write_strings("hosts", m.hosts);
+  if (!m.placement.empty()) f.write_strings("placement", m.placement);
   f.write("seeds", m.seeds);
   write_items(f, "models", m.models);
   write_items(f, "tasks", m.tasks);
@@ -91,6 +92,7 @@ RunMeta read_meta(const h5::File& f) {
   if (f.has("campaign/given")) m.campaign_yaml = first_or_empty(f.read_strings("campaign/given"));
   if (f.has("campaign/resolved")) m.campaign_resolved = first_or_empty(f.read_strings("campaign/resolved"));
   if (f.has("hosts")) m.hosts = f.read_strings("hosts");
+  if (f.has("placement")) m.placement = f.read_strings("placement");
   if (f.has("seeds")) m.seeds = f.read_vector<int64_t>("seeds");
   m.models = read_items(f, "models");
   m.tasks = read_items(f, "tasks");

@@ -26,6 +26,7 @@ struct RunMeta {
   std::string campaign_resolved;       // after defaults and sweep expansion (YAML)
   std::string t2_version, git_sha;     // filled by RunStore when empty
   std::vector<std::string> hosts;
+  std::vector<std::string> placement;  // one summary line, then one line per rank: host, device, group
   int64_t ranks = 1;
   std::string started_at, ended_at;    // ISO 8601 UTC; started_at filled by RunStore when empty
   std::vector<int64_t> seeds;

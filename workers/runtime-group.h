@@ -14,12 +14,15 @@
 namespace t2 {
 
 struct RuntimeGroup {
-  std::unique_ptr<Communicator> comm;   // declared first: destroyed after the runtime
+  std::unique_ptr<Communicator> control;  // the MPI group (declared first: destroyed last)
+  std::unique_ptr<Communicator> comm;     // NCCL over `control` when the tensors are on CUDA; destroyed after the runtime
   std::unique_ptr<Runtime> runtime;
   bool prints = true;                   // rank 0 of the group
 };
 
-// UsageError when tp > 1 and the process was not started by `mpirun -np tp`.
+// UsageError when tp > 1 and the process was not started by `mpirun -np tp`. `device` is auto | cpu |
+// cuda | cuda:N (workers/device-info.h: cuda and auto give each rank of a host its own GPU); with
+// tp > 1 on CUDA the tensors travel over NCCL, bootstrapped over the MPI group.
 RuntimeGroup load_runtime_group(const std::string& model_dir, const std::string& dtype, const std::string& device,
                                 int tp);
 

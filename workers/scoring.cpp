@@ -50,6 +50,7 @@ std::vector<torch::Tensor> Model::score(const std::vector<std::vector<int32_t>>&
 
   torch::AutoGradMode mode(grad);  // base weights never require grad: the graph reaches adapters only
   ForwardInput in;
+  // host: forward_hidden moves ids, positions, valid and seq to the model's device
   in.ids = torch::tensor(ids, torch::kLong).view({B, L});
   in.positions = torch::tensor(pos, torch::kLong).view({B, L});
   in.valid = torch::tensor(valid, torch::kLong).view({B, L}).to(torch::kBool);

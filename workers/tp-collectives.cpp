@@ -2,6 +2,10 @@
 
 #include "core/check.h"
 
+#ifdef T2_WITH_CUDA
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 namespace t2 {
 
 namespace {
@@ -73,6 +77,10 @@ BufferView tp_buffer(const torch::Tensor& t) {
   b.data = t.data_ptr();
   b.count = static_cast<size_t>(t.numel());
   b.device = t.is_cuda() ? t.get_device() : -1;
+#ifdef T2_WITH_CUDA
+  // NCCL orders itself after the kernels of torch's current stream and before its next ones
+  if (t.is_cuda()) b.stream = c10::cuda::getCurrentCUDAStream(t.get_device()).stream();
+#endif
   switch (t.scalar_type()) {
     case torch::kFloat: b.dtype = DType::f32; break;
     case torch::kBFloat16: b.dtype = DType::bf16; break;

@@ -47,6 +47,7 @@ std::string gold_text(const nlohmann::json& gold) {
 torch::Tensor rows_tensor(const std::vector<float>& flat, int64_t rows, int64_t total) {
   T2_CHECK(static_cast<int64_t>(flat.size()) == rows * total, "multiplier rows: {} floats for {} rows of {}", flat.size(),
            rows, total);
+  // host: adapt_multipliers moves the rows to the model's device
   return torch::from_blob(const_cast<float*>(flat.data()), {rows, total}, torch::kFloat).clone();
 }
 

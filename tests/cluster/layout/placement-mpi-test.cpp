@@ -1,0 +1,51 @@
+// The T2_TEST_HOSTS seam under a real mpirun -np 5: the world plays two nodes, a (ranks 0-1) and
+// b (ranks 2-4). With tp 2 the groups stay inside a node: rank 1 (alone on a with the coordinator)
+// is idle, {2,3} work on b and rank 4 is idle. Without the seam every rank is on one host.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "cluster/communicator-mpi.h"
+#include "cluster/mpi-runtime.h"
+#include "cluster/world-layout.h"
+#include "core/error.h"
+
+TEST(PlacementMpi, TestHostsDescribeTwoNodes) {
+  ASSERT_EQ(t2::mpi_world_size(), 5);
+  setenv("T2_TEST_HOSTS", "a*2,b*3", 1);
+  auto w = t2::WorldLayout::from_mpi(2);
+  unsetenv("T2_TEST_HOSTS");
+  EXPECT_EQ(w.num_nodes(), 2);
+  EXPECT_EQ(w.num_groups(), 1);
+  EXPECT_EQ(w.group_ranks(0), (std::vector<int>{2, 3}));
+  EXPECT_EQ(w.idle_ranks(), (std::vector<int>{1, 4}));
+  const int me = w.world_rank();
+  EXPECT_EQ(w.node_id(), me < 2 ? 0 : 1);
+  EXPECT_EQ(w.local_rank(), me < 2 ? me : me - 2);
+  EXPECT_EQ(w.device(), "cpu");
+  EXPECT_EQ(w.placement().ranks[3].host, "b");
+
+  // host_local_rank over the same seam
+  auto comm = t2::make_mpi_communicator(t2::MpiCommunicatorOptions{"local"});
+  setenv("T2_TEST_HOSTS", "a*2,b*3", 1);
+  EXPECT_EQ(t2::host_local_rank(*comm), me < 2 ? me : me - 2);
+  unsetenv("T2_TEST_HOSTS");
+  EXPECT_EQ(t2::host_local_rank(*comm), me);
+}
+
+TEST(PlacementMpi, OneHostWithoutTheSeam) {
+  auto w = t2::WorldLayout::from_mpi(2);
+  EXPECT_EQ(w.num_nodes(), 1);
+  EXPECT_EQ(w.group_ranks(0), (std::vector<int>{1, 2}));
+  EXPECT_EQ(w.group_ranks(1), (std::vector<int>{3, 4}));
+  t2::WorldLayout::Request req;
+  req.device = "cuda";
+  // asking for CUDA in a CPU-only world fails alike on every rank (no one is left waiting)
+  EXPECT_THROW(t2::WorldLayout::from_mpi(2, req), t2::UsageError);
+}
+
+int main(int argc, char** argv) {
+  t2::mpi_init(&argc, &argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
