@@ -3,6 +3,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <fmt/format.h>
@@ -71,7 +72,7 @@ static double percent(const ProgressRow& r) {
 std::string progress_line(const ProgressRow& r, int columns) {
   const std::string tail = fmt::format(" {}/{} {:5.1f}% {} ETA {} {}", r.done, r.total, percent(r), format_rate(r.rate),
                                        format_duration(r.eta_seconds), r.state);
-  const int name_w = 24;
+  const int name_w = std::clamp(columns / 3, 24, 48);  // job ids are long: give them a third of a wide line
   std::string name = r.job.size() > static_cast<size_t>(name_w) ? r.job.substr(0, name_w - 1) + "~" : r.job;
   const int bar_w = std::max(10, columns - name_w - 3 - static_cast<int>(tail.size()));
   std::string line = fmt::format("{:<{}} {}{}", name, name_w, progress_bar(r.done, r.total, bar_w), tail);
