@@ -20,9 +20,11 @@
 
 #include "cli/cli.h"
 #include "core/check.h"
+#include "core/hf-cache.h"
 #include "core/files.h"
 #include "experts/dispatch.h"
 #include "experts/expert-file.h"
+#include "experts/expert-safetensors.h"
 #include "experts/mixture.h"
 #include "experts/transformer-policy.h"
 #include "jobs/registry-builtin.h"
@@ -37,6 +39,8 @@ namespace {
 
 struct GenerateArgs {
   std::string model_dir;
+  std::string revision;  // of a Hub id in the local cache
+  std::string snapshot;  // the commit the id resolved to (set by run_generate)
   std::vector<std::string> prompts;
   std::vector<std::string> prompt_ids;
   bool chat = false;
@@ -112,7 +116,7 @@ Adapted run_adapted(const GenerateArgs& a, RuntimeGroup& g, const Tokenizer* tok
   const ZLayout layout = pol.layout();
   auto load = [&](const std::string& path) {
     T2_CHECK_AS(UsageError, path_exists(path), "expert file {} does not exist", path);
-    Expert e = expert_read(path);
+    Expert e = expert_read_any(path);  // .h5 or .safetensors (t2 experts export)
     expert_check_compatible(e, path, layout, pol.source_hash());
     return e;
   };
@@ -228,7 +232,11 @@ Adapted run_adapted(const GenerateArgs& a, RuntimeGroup& g, const Tokenizer* tok
   return out;
 }
 
-int run_generate(const GenerateArgs& a) {
+int run_generate(GenerateArgs a) {
+  // A folder, or a Hub id found in the local Hugging Face cache (core/hf-cache.h); nothing is downloaded.
+  const ModelLocation loc = resolve_model(a.model_dir, a.revision, "t2 generate: model");
+  a.model_dir = loc.dir;
+  a.snapshot = loc.commit;
   T2_CHECK_AS(UsageError, a.prompts.empty() != a.prompt_ids.empty(),
               "give either --prompt TEXT or --prompt-ids 1,2,3 (each may repeat for a batch)");
   T2_CHECK_AS(UsageError, !a.chat || !a.prompts.empty(), "--chat applies to --prompt TEXT");
@@ -281,7 +289,7 @@ int run_generate(const GenerateArgs& a) {
   if (!g.prints) return 0;
   for (const auto& r : routes) std::cerr << "route: " << r.label << " -> " << r.target << "\n";
   if (a.json) {
-    nlohmann::json out = {{"model", a.model_dir}, {"generations", nlohmann::json::array()}};
+    nlohmann::json out = {{"model", a.model_dir}, {"snapshot", a.snapshot}, {"generations", nlohmann::json::array()}};
     if (!a.adapt.empty()) out["adapt"] = a.adapt;
     for (size_t i = 0; i < gens.size(); ++i) {
       nlohmann::json o = {{"prompt_ids", batch[i]}, {"ids", gens[i].ids}, {"logprobs", gens[i].logprobs},
@@ -313,7 +321,8 @@ int run_generate(const GenerateArgs& a) {
 Command add_generate_command(CLI::App& t2) {
   auto* app = t2.add_subcommand("generate", "Generate text or token ids with a model folder");
   auto a = std::make_shared<GenerateArgs>();
-  app->add_option("model_dir", a->model_dir, "HF model folder (config.json + safetensors [+ tokenizer])")->required();
+  app->add_option("model_dir", a->model_dir, "HF model folder or Hub id in the local cache (config.json + safetensors [+ tokenizer])")->required();
+  app->add_option("--revision", a->revision, "branch, tag or commit of a Hub id (default main)");
   app->add_option("--prompt", a->prompts, "prompt text (repeat for a batch); needs the folder's tokenizer");
   app->add_option("--prompt-ids", a->prompt_ids, "prompt token ids, comma separated (repeat for a batch)");
   app->add_flag("--chat", a->chat, "wrap --prompt in the model's chat template as one user turn");
@@ -329,7 +338,7 @@ Command add_generate_command(CLI::App& t2) {
   app->add_option("--device", a->device, "auto (a GPU when t2 has CUDA and one is visible), cpu, cuda, cuda:N");
   app->add_option("--tp", a->tp, "tensor-parallel ranks (run under mpirun -np N)")->check(CLI::PositiveNumber);
   // Transformer²
-  app->add_option("--experts", a->experts, "SVF expert files E1.h5,E2.h5,... (t2 experts list)")->delimiter(',');
+  app->add_option("--experts", a->experts, "SVF expert files E1.h5,E2.safetensors,... (.h5 or t2 experts export's safetensors)")->delimiter(',');
   app->add_option("--adapt", a->adapt,
                   "two-pass self-adaptation: prompt (the model classifies the question), cls (the classifier expert "
                   "does), fewshot (a mixture of the experts, --alpha)");

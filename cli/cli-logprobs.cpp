@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "core/check.h"
+#include "core/hf-cache.h"
 #include "workers/runtime-group.h"
 
 namespace t2::cli {
@@ -16,13 +17,19 @@ namespace {
 
 struct LogprobsArgs {
   std::string model_dir;
+  std::string revision;  // of a Hub id in the local cache
+  std::string snapshot;  // the commit the id resolved to (set by run_logprobs)
   std::vector<std::string> prompt_ids, continuation_ids;
   bool json = false;
   std::string dtype = "auto", device = "auto";
   int tp = 1;
 };
 
-int run_logprobs(const LogprobsArgs& a) {
+int run_logprobs(LogprobsArgs a) {
+  // A folder, or a Hub id found in the local Hugging Face cache (core/hf-cache.h); nothing is downloaded.
+  const ModelLocation loc = resolve_model(a.model_dir, a.revision, "t2 logprobs: model");
+  a.model_dir = loc.dir;
+  a.snapshot = loc.commit;
   T2_CHECK_AS(UsageError, !a.prompt_ids.empty() && a.prompt_ids.size() == a.continuation_ids.size(),
               "give --prompt-ids and --continuation-ids in pairs ({} and {} given)", a.prompt_ids.size(),
               a.continuation_ids.size());
@@ -33,7 +40,7 @@ int run_logprobs(const LogprobsArgs& a) {
   auto lps = g.runtime->logprobs(prompts, conts);
   if (!g.prints) return 0;
   if (a.json) {
-    nlohmann::json out = {{"model", a.model_dir}, {"results", nlohmann::json::array()}};
+    nlohmann::json out = {{"model", a.model_dir}, {"snapshot", a.snapshot}, {"results", nlohmann::json::array()}};
     for (size_t i = 0; i < lps.size(); ++i) {
       double sum = 0;
       for (float v : lps[i]) sum += v;
@@ -59,7 +66,8 @@ int run_logprobs(const LogprobsArgs& a) {
 Command add_logprobs_command(CLI::App& t2) {
   auto* app = t2.add_subcommand("logprobs", "Per-token log-probabilities of continuation ids after prompt ids");
   auto a = std::make_shared<LogprobsArgs>();
-  app->add_option("model_dir", a->model_dir, "HF model folder (config.json + safetensors)")->required();
+  app->add_option("model_dir", a->model_dir, "HF model folder or Hub id in the local cache (config.json + safetensors)")->required();
+  app->add_option("--revision", a->revision, "branch, tag or commit of a Hub id (default main)");
   app->add_option("--prompt-ids", a->prompt_ids, "prompt token ids, comma separated (repeat for a batch)")->required();
   app->add_option("--continuation-ids", a->continuation_ids, "continuation token ids, comma separated")->required();
   app->add_flag("--json", a->json, "print JSON: per-token log-probs and their sum");

@@ -29,7 +29,7 @@ int run_main(int argc, char** argv) {
       add_status_command(app),   add_cancel_command(app),   add_table_command(app),
       add_report_command(app),   add_decompose_command(app), add_experts_command(app),
       add_generate_command(app), add_tokenize_command(app), add_logprobs_command(app),
-      add_score_command(app),    add_quickstart_init_command(app),
+      add_score_command(app),    add_quickstart_init_command(app), add_export_command(app),
   };
 
   try {

@@ -17,6 +17,8 @@
 #include "coordinator/memory-plan.h"
 #include "core/check.h"
 #include "core/error.h"
+#include "core/files.h"
+#include "core/hf-cache.h"
 #include "core/names.h"
 #include "jobs/campaign.h"
 
@@ -59,7 +61,11 @@ PlanSettings settings_from_flags(const PlanArgs& a) {
 }
 
 ModelShape shape_from_flags(const PlanArgs& a) {
-  if (!a.model_config.empty()) return model_shape_from_path(a.model_config);
+  if (!a.model_config.empty()) {
+    // A config.json, a model folder, or a Hub id in the local Hugging Face cache.
+    if (path_exists(a.model_config)) return model_shape_from_path(a.model_config);
+    return model_shape_from_path(resolve_model(a.model_config, "", "--model-config").dir);
+  }
   if (a.shape == "llama3-8b") return llama3_8b_shape();
   if (a.shape == "llama3-70b") return llama3_70b_shape();
   if (!a.shape.empty()) throw UsageError("--shape '" + a.shape + "': " + suggest(a.shape, {"llama3-8b", "llama3-70b"}));
@@ -110,7 +116,13 @@ int run_campaign_plan(const PlanArgs& a) {
   for (const ModelSpec& m : c.models) {
     ModelShape shape;
     try {
-      shape = !a.model_config.empty() || !a.shape.empty() ? shape_from_flags(a) : model_shape_from_path(m.path);
+      if (!a.model_config.empty() || !a.shape.empty()) {
+        shape = shape_from_flags(a);
+      } else {
+        // The loader resolved a cached Hub id to its snapshot; a miss says where it looked.
+        if (m.hf_id.empty() && !path_exists(m.path)) throw UsageError(find_model(m.path, m.revision).problem);
+        shape = model_shape_from_path(m.path);
+      }
     } catch (const Error& e) {
       problems.push_back(fmt::format("{}: models.{}.path: {}", a.campaign, m.name, e.what()));
       continue;

@@ -32,6 +32,7 @@ struct RunArgs {
   bool no_progress = false;
   std::string sandbox_isolation;
   std::string device;
+  double progress_every = 30;
 };
 
 int run(RunArgs a) {
@@ -64,6 +65,7 @@ int run(RunArgs a) {
   ro.overrides = a.overrides;
   ro.status_port = a.status_port;
   ro.progress = !a.no_progress;
+  ro.progress_every_s = a.progress_every;
   return run_campaign(a.campaign, ro);
 }
 
@@ -77,12 +79,17 @@ Command add_run_command(CLI::App& t2) {
   auto* dry = app->add_flag("--dry-run", args->dry_run,
                             "validate and print the expanded jobs and their dependencies; write nothing");
   app->add_flag("--json", args->json, "with --dry-run: print the plan as JSON")->needs(dry);
-  app->add_flag("--no-progress", args->no_progress, "no progress bars or periodic progress lines");
   app->add_option("--sandbox-isolation", args->sandbox_isolation,
                   "code sandbox: namespaces or rlimits (opt-out: resource limits only, no file-system or network "
                   "isolation); the same as the override sandbox.isolation=VALUE");
   app->add_option("--device", args->device, "where worker ranks compute: auto (CUDA when built and visible), cpu, cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app->add_flag("--no-progress", args->no_progress, "no progress display or periodic progress lines");
+  app->add_option("--progress-every", args->progress_every,
+                  "seconds between progress lines when stderr is not a terminal (logs, Slurm): the campaign, then "
+                  "one line per running job")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app->add_option("--status-port", args->status_port, "port of the status server (localhost)")->check(CLI::Range(1, 65535));
   return {app, [args]() -> int { return run(*args); }};
 }

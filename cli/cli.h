@@ -38,5 +38,6 @@ Command add_tokenize_command(CLI::App& t2);
 Command add_logprobs_command(CLI::App& t2);
 Command add_score_command(CLI::App& t2);
 Command add_quickstart_init_command(CLI::App& t2);
+Command add_export_command(CLI::App& t2);
 
 }  // namespace t2::cli

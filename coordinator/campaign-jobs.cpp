@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <memory>
 #include <optional>
 
 #include "coordinator/campaign-data.h"
@@ -18,7 +19,9 @@
 #include "experts/svd-layout.h"
 #include "experts/z-layout.h"
 #include "jobs/math-sympy.h"
+#include "results/run-layout.h"
 #include "results/run-store.h"
+#include "results/tensorboard-events.h"
 
 namespace t2 {
 
@@ -63,6 +66,9 @@ struct Shared {
   CampaignTasks& tasks;
   CampaignJobsOptions opt;
   std::map<std::string, Expert> experts;  // by producing job id
+  // TensorBoard event files, one folder per job (RUN_DIR/tensorboard/<job-dir>), open while it runs.
+  std::map<std::string, std::unique_ptr<results::TensorboardWriter>> tensorboard;
+  bool tensorboard_failed = false;
 
   std::string expert_path(const std::string& job_id) const { return store.job_dir(job_id) + "/expert.h5"; }
   const Expert& expert(const std::string& job_id) {
@@ -75,6 +81,21 @@ struct Shared {
   }
   void log(const std::string& line) const {
     if (opt.log) opt.log(line);
+  }
+  // Curves for TensorBoard: secondary to the HDF5 records, so a failure to write them is reported
+  // once and never stops the run.
+  void scalars(const std::string& job_id, int64_t step, const results::Scalars& values) {
+    if (tensorboard_failed) return;
+    try {
+      auto& w = tensorboard[job_id];
+      if (!w)
+        w = std::make_unique<results::TensorboardWriter>(store.dir() + "/tensorboard/" +
+                                                         results::layout::job_dir_name(job_id));
+      w->write(step, values);
+    } catch (const std::exception& e) {
+      tensorboard_failed = true;
+      log(std::string("TensorBoard event files are not written any more: ") + e.what());
+    }
   }
   const Job& plan_job(const std::string& id) const {
     const Job* j = plan.find(id);
@@ -172,6 +193,7 @@ class RoundDriver : public JobDriver {
   }
   void finish() {
     sh_.store.mark_done(job_.id);
+    sh_.tensorboard.erase(job_.id);  // closes (and syncs) its event file
     finished_ = true;
     sh_.log("done " + job_.id + (metrics_.empty() ? "" : " " + metrics_.dump()));
   }
@@ -265,6 +287,7 @@ class EvaluateDriver : public RoundDriver {
       e.route = rec.at("route").get<std::string>();
       e.prompt_tokens = rec.at("prompt_tokens").get<int64_t>();
       e.response_tokens = rec.at("response_tokens").get<int64_t>();
+      e.prompt = rec.value("prompt", std::string());
       batch.records.push_back(std::move(e));
     }
     sh_.store.write_eval_batch(job_.id, batch);
@@ -274,6 +297,7 @@ class EvaluateDriver : public RoundDriver {
   void round_done() override {
     auto m = results::Metrics::from_records(sh_.store.reader().read_examples(job_.id));
     sh_.store.write_metrics(job_.id, m);
+    sh_.scalars(job_.id, 0, {{"eval/accuracy", m.accuracy}, {"eval/standard_error", m.standard_error}});
     metrics_ = {{"accuracy", m.accuracy}, {"n", m.n}, {"se", m.standard_error}};
     finish();
   }
@@ -567,6 +591,13 @@ class TrainDriver : public RoundDriver {
       c.curve.points.push_back(p);
     }
     sh_.store.write_checkpoint(job_.id, c);
+    // After the checkpoint: every point of the curve it holds, each (tag, step) written once
+    // (a resumed job's earlier points are already in the event file and are skipped).
+    for (const auto& t : state_->curve)
+      sh_.scalars(job_.id, t.step,
+                  {{"train/reward_mean", t.reward_mean}, {"train/reward_std", t.reward_std}, {"train/loss", t.loss},
+                   {"train/kl", t.kl}, {"train/grad_norm", t.grad_norm}, {"train/lr", t.lr},
+                   {"train/validation", t.validation}});
   }
 
   void write_expert() {
@@ -575,7 +606,9 @@ class TrainDriver : public RoundDriver {
     const bool best = job_.params.value("select", std::string("best_valid")) == "best_valid" && state_->best_step >= 0 &&
                       !state_->best_z.empty();
     e.z = best ? state_->best_z : state_->z;
-    e.base_model = sh_.campaign.find_model(job_.model)->path;
+    const ModelSpec* spec = sh_.campaign.find_model(job_.model);
+    // A Hub id names the weights better than a cache folder: "org/name@<snapshot hash>".
+    e.base_model = spec->hf_id.empty() ? spec->path : spec->hf_id + "@" + spec->hf_commit;
     e.base_model_hash = svd_.source_hash;
     e.task = task_;
     e.method = "reinforce";
@@ -665,6 +698,9 @@ class FewshotDriver : public RoundDriver {
     std::string b = search_state_to_bytes(*state_);
     g.bytes["state"] = std::vector<uint8_t>(b.begin(), b.end());
     sh_.store.write_cem_generation(job_.id, g);
+    double mean = 0;
+    for (double v : g.population_scores) mean += v / static_cast<double>(g.population_scores.size());
+    sh_.scalars(job_.id, g.generation, {{"search/best_score", g.best_score}, {"search/mean_score", mean}});
     metrics_ = {{"generation", state_->generation}, {"best_accuracy", state_->best_score.accuracy}};
     next_generation();
   }

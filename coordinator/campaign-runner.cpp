@@ -31,6 +31,7 @@
 #include "core/files.h"
 #include "core/log.h"
 #include "jobs/job-plan.h"
+#include "results/run-layout.h"
 #include "results/run-store.h"
 
 namespace t2 {
@@ -92,6 +93,29 @@ void log_placement(const WorldLayout& layout) {
   }
 }
 
+// A model given by Hub id must mean the same snapshot on every start of a run: a resumed run whose
+// cache ref moved on would mix results of two different weights.
+void check_same_snapshots(const Campaign& c) {
+  if (!path_exists(c.output + "/" + results::layout::run_file)) return;
+  nlohmann::json before;
+  try {
+    before = nlohmann::json::parse(results::RunReader(c.output).meta().campaign_resolved);
+  } catch (const std::exception&) {
+    return;  // an unreadable or older run.h5 has no snapshot to compare with
+  }
+  for (const auto& m : c.models) {
+    if (!before.contains("models") || !before["models"].contains(m.name)) continue;
+    const auto& was = before["models"][m.name];
+    const std::string old_commit = was.contains("hf_cache") ? was["hf_cache"].value("commit", "") : "";
+    if (old_commit.empty() || old_commit == m.hf_commit) continue;
+    throw UsageError(fmt::format(
+        "{}: models.{}.path: the run in {} was started with snapshot {} of {}, but the cache now resolves it to {}; "
+        "pin it with models.{}.revision={} to resume, or start a new run directory",
+        c.file, m.name, c.output, old_commit, was["hf_cache"].value("repo_id", m.hf_id),
+        m.hf_commit.empty() ? "a folder" : m.hf_commit, m.name, old_commit));
+  }
+}
+
 int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, WorkTransport& transport,
                const CampaignRunOptions& o) {
   make_dirs(c.output);
@@ -113,14 +137,13 @@ int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, W
 
   Scheduler* sched_ptr = nullptr;
   ProgressTracker tracker;
-  std::unique_ptr<ProgressRenderer> renderer = o.progress ? make_progress_renderer(STDERR_FILENO) : nullptr;
+  std::unique_ptr<ProgressRenderer> renderer = o.progress ? make_progress_renderer(STDERR_FILENO, Seconds(o.progress_every_s)) : nullptr;
   auto draw = [&](bool final) {
     if (!renderer || !sched_ptr) return;
     auto now = Clock::now();
-    for (const auto& j : sched_ptr->snapshot().jobs) {
-      if (j.state == JobState::waiting) continue;
+    // Every job, waiting ones too: the display counts them; only started jobs get a line of their own.
+    for (const auto& j : sched_ptr->snapshot().jobs)
       tracker.update(j.id, j.units_done, j.units_total, job_state_name(j.state), now);
-    }
     renderer->render(tracker.rows(), now, final);
   };
 
@@ -195,10 +218,15 @@ int run_campaign(const std::string& file, const CampaignRunOptions& o) {
   Campaign c = load_campaign(file, o.overrides, lo);
   Plan plan = expand_plan(c);
   // A model folder without config.json would only fail inside its first work item: say it now.
-  for (const auto& m : c.models)
+  for (const auto& m : c.models) {
+    if (!m.hf_id.empty())
+      spdlog::info("model {}: {} at revision {} is snapshot {} in {}", m.name, m.hf_id,
+                   m.revision.empty() ? "main" : m.revision, m.hf_commit, m.path);
     T2_CHECK_AS(UsageError, path_exists(m.path + "/config.json"),
                 "{}: models.{}.path: '{}' has no config.json; expected a Hugging Face model folder", c.file, m.name,
                 m.path);
+  }
+  check_same_snapshots(c);  // every rank: each exits 2 alike, none waits on a coordinator that left
   const int tp = campaign_tp(c);
   const DeviceInfo di = device_info();
   WorldLayout::Request req;

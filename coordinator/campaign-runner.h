@@ -18,7 +18,8 @@ namespace t2 {
 struct CampaignRunOptions {
   std::vector<std::string> overrides;
   int status_port = 0;          // 0: none (the campaign's `status_port` when it has one)
-  bool progress = true;         // bars on a terminal, periodic lines otherwise
+  bool progress = true;         // one live display on a terminal, periodic lines otherwise
+  double progress_every_s = 30; // seconds between progress lines when stderr is not a terminal
   int max_restarts = 3;         // Slurm self-requeues after a preemption signal
 };
 

@@ -3,6 +3,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <fmt/format.h>
@@ -71,7 +72,7 @@ static double percent(const ProgressRow& r) {
 std::string progress_line(const ProgressRow& r, int columns) {
   const std::string tail = fmt::format(" {}/{} {:5.1f}% {} ETA {} {}", r.done, r.total, percent(r), format_rate(r.rate),
                                        format_duration(r.eta_seconds), r.state);
-  const int name_w = 24;
+  const int name_w = std::clamp(columns / 3, 24, 48);  // job ids are long: give them a third of a wide line
   std::string name = r.job.size() > static_cast<size_t>(name_w) ? r.job.substr(0, name_w - 1) + "~" : r.job;
   const int bar_w = std::max(10, columns - name_w - 3 - static_cast<int>(tail.size()));
   std::string line = fmt::format("{:<{}} {}{}", name, name_w, progress_bar(r.done, r.total, bar_w), tail);
@@ -82,6 +83,33 @@ std::string progress_line(const ProgressRow& r, int columns) {
 std::string progress_log_line(const ProgressRow& r) {
   return fmt::format("progress {}: {}/{} ({:.1f}%), {}, ETA {}, {}", r.job, r.done, r.total, percent(r),
                      format_rate(r.rate), format_duration(r.eta_seconds), r.state);
+}
+
+ProgressSummary summarize_progress(const std::vector<ProgressRow>& rows) {
+  ProgressSummary s;
+  s.jobs = rows.size();
+  for (const auto& r : rows) {
+    if (r.state == "done") ++s.done;
+    else if (r.state == "failed") ++s.failed;
+    else if (r.state == "skipped") ++s.skipped;
+    else if (r.state == "running") ++s.running;
+    else ++s.waiting;
+  }
+  return s;
+}
+
+std::string progress_campaign_line(const ProgressSummary& s, double elapsed_seconds, int columns) {
+  const uint64_t finished = s.done + s.failed + s.skipped;
+  std::string line = fmt::format("campaign: {}/{} jobs done, {} running, {} failed", s.done, s.jobs, s.running, s.failed);
+  if (s.skipped) line += fmt::format(", {} skipped", s.skipped);
+  if (s.waiting) line += fmt::format(", {} waiting", s.waiting);
+  line += ", elapsed " + format_duration(elapsed_seconds);
+  if (columns > 0) {
+    const int bar_w = columns - static_cast<int>(line.size()) - 3;
+    if (bar_w >= 10) line = progress_bar(finished, s.jobs, bar_w) + " " + line;
+    if (line.size() > static_cast<size_t>(columns)) line.resize(static_cast<size_t>(columns));
+  }
+  return line;
 }
 
 namespace {
@@ -98,31 +126,50 @@ void write_all(int fd, const std::string& s) {
 
 bool finished_state(const std::string& s) { return s == "done" || s == "failed" || s == "skipped"; }
 
+// A job that has not started: waiting on dependencies, ready but not handed out, or running with
+// nothing counted yet (its size is not known before its first unit).
+bool not_started(const ProgressRow& r) {
+  return r.state == "waiting" || r.state == "ready" || (r.state == "running" && r.done == 0 && r.total == 0);
+}
+
 class TerminalProgress : public ProgressRenderer {
  public:
   TerminalProgress(int fd, Seconds min_interval) : fd_(fd), min_interval_(min_interval) {}
   bool is_terminal() const override { return true; }
   void render(const std::vector<ProgressRow>& rows, Clock::time_point now, bool final) override {
     if (!final && drawn_once_ && now - last_ < std::chrono::duration_cast<Clock::duration>(min_interval_)) return;
+    if (!drawn_once_) start_ = now;
     drawn_once_ = true;
     last_ = now;
     int columns = 100;
     winsize ws{};
     if (::ioctl(fd_, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) columns = ws.ws_col;
+    // One display for the whole campaign: the summary, then a bar per running job (the first few).
+    std::vector<std::string> lines;
+    const double elapsed = std::chrono::duration_cast<Seconds>(now - start_).count();
+    lines.push_back(progress_campaign_line(summarize_progress(rows), elapsed, columns - 1));
+    size_t shown = 0, running = 0;
+    for (const auto& r : rows) {
+      if (r.state != "running") continue;
+      ++running;
+      if (shown < kMaxJobLines) lines.push_back(progress_line(r, columns - 1)), ++shown;
+    }
+    if (running > shown) lines.push_back(fmt::format("  ... and {} more running", running - shown));
     std::string out;
     if (lines_ > 0) out += fmt::format("\x1b[{}A", lines_);  // back to the first line of the last drawing
-    for (const auto& r : rows) out += "\r\x1b[2K" + progress_line(r, columns - 1) + "\n";
-    for (size_t k = rows.size(); k < lines_; ++k) out += "\r\x1b[2K\n";  // clear leftovers
-    lines_ = std::max(lines_, rows.size());
+    for (const auto& l : lines) out += "\r\x1b[2K" + l + "\n";
+    for (size_t k = lines.size(); k < lines_; ++k) out += "\r\x1b[2K\n";  // clear leftovers
+    lines_ = std::max(lines_, lines.size());
     write_all(fd_, out);
   }
 
  private:
+  static constexpr size_t kMaxJobLines = 8;
   int fd_;
   Seconds min_interval_;
   size_t lines_ = 0;
   bool drawn_once_ = false;
-  Clock::time_point last_{};
+  Clock::time_point last_{}, start_{};
 };
 
 class PlainProgress : public ProgressRenderer {
@@ -131,14 +178,19 @@ class PlainProgress : public ProgressRenderer {
   bool is_terminal() const override { return false; }
   void render(const std::vector<ProgressRow>& rows, Clock::time_point now, bool final) override {
     if (!final && printed_once_ && now - last_ < std::chrono::duration_cast<Clock::duration>(interval_)) return;
+    if (!printed_once_) start_ = now;
     printed_once_ = true;
     last_ = now;
-    std::string out;
+    // Every interval: the campaign in one line, then one line per job that is running (with
+    // something counted) or finished since the last time; never a line for a job not started.
+    std::string out =
+        "progress " + progress_campaign_line(summarize_progress(rows),
+                                             std::chrono::duration_cast<Seconds>(now - start_).count(), 0) + "\n";
     for (const auto& r : rows) {
       const bool ended = finished_state(r.state);
       if (ended && reported_ended_[r.job]) continue;  // a finished job is logged once
       if (ended) reported_ended_[r.job] = true;
-      if (r.state == "waiting" && !final) continue;
+      if (!ended && not_started(r)) continue;
       out += progress_log_line(r) + "\n";
     }
     write_all(fd_, out);
@@ -148,7 +200,7 @@ class PlainProgress : public ProgressRenderer {
   int fd_;
   Seconds interval_;
   bool printed_once_ = false;
-  Clock::time_point last_{};
+  Clock::time_point last_{}, start_{};
   std::map<std::string, bool> reported_ended_;
 };
 

@@ -1,6 +1,9 @@
 // Progress of running jobs: rates and ETAs from a sliding window of samples, and two renderers fed
-// from the same rows: bars redrawn in place when the output is a terminal (isatty), plain lines every
-// N seconds otherwise (logs, Slurm output files).
+// from the same rows (every job of the campaign, whatever its state):
+//   terminal (isatty)  one live display redrawn in place: the campaign line (jobs done / running /
+//                      failed / waiting, elapsed) and a bar per running job with its rate and ETA
+//   logs, Slurm        every N seconds the campaign line and one line per running job (and per job
+//                      finished since); a job that has not started gets no line
 #pragma once
 
 #include <cstdint>
@@ -44,6 +47,14 @@ std::string progress_bar(uint64_t done, uint64_t total, int width);  // "[#####.
 std::string progress_line(const ProgressRow& r, int columns);        // one terminal line, at most `columns` wide
 std::string progress_log_line(const ProgressRow& r);                 // one plain log line
 
+struct ProgressSummary {
+  uint64_t jobs = 0, done = 0, running = 0, failed = 0, skipped = 0, waiting = 0;  // waiting: and ready
+};
+ProgressSummary summarize_progress(const std::vector<ProgressRow>& rows);
+// "campaign: 3/28 jobs done, 2 running, 0 failed, 23 waiting, elapsed 1m05s", with the campaign's bar
+// in front when `columns` > 0 leaves room for it (then at most `columns` wide).
+std::string progress_campaign_line(const ProgressSummary& s, double elapsed_seconds, int columns);
+
 class ProgressRenderer {
  public:
   virtual ~ProgressRenderer() = default;
@@ -56,7 +67,7 @@ class ProgressRenderer {
 // cut to the terminal width so that wrapping never breaks the cursor arithmetic. At most one redraw
 // per `min_interval`.
 std::unique_ptr<ProgressRenderer> make_terminal_progress(int fd, Seconds min_interval = Seconds(0.1));
-// Writes one line per unfinished job (and per job that finished since) every `interval`.
+// Every `interval`: the campaign line, one line per running job and per job finished since.
 std::unique_ptr<ProgressRenderer> make_plain_progress(int fd, Seconds interval = Seconds(30));
 // The terminal renderer when `fd` is a TTY, else the plain one.
 std::unique_ptr<ProgressRenderer> make_progress_renderer(int fd, Seconds log_interval = Seconds(30));

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/hf-cache.h"
 #include "core/names.h"
 #include "jobs/config-override.h"
 #include "jobs/config-problems.h"
@@ -47,15 +48,18 @@ const std::vector<std::string> kTimeouts = {"collective",      "control_message"
 const std::vector<std::string> kExperimentCommon = {"name", "kind", "seeds", "depends_on", "exclude"};
 
 std::vector<ParamSpec> model_specs() {
-  std::vector<ParamSpec> s(6);
+  std::vector<ParamSpec> s(7);
   s[0].name = "path", s[0].type = ParamType::string, s[0].required = true;
-  s[0].doc = "Hugging Face model folder (existence is checked at run time, not in a dry run)";
+  s[0].doc = "Hugging Face model folder, or a Hub id (org/name) found in the local Hugging Face cache "
+             "(checked at run time, not in a dry run)";
   s[1].name = "dtype", s[1].type = ParamType::choice, s[1].choices = {"bf16", "fp16", "fp32"}, s[1].default_value = "bf16";
   s[2].name = "tp", s[2].type = ParamType::integer, s[2].default_value = 1, s[2].check = rule_power_of_two();
   s[3].name = "chat_template", s[3].type = ParamType::choice;
   s[3].choices = {"auto", "llama3", "mistral", "chatml", "none"}, s[3].default_value = "auto";
   s[4].name = "gpu_memory_gb", s[4].type = ParamType::number, s[4].default_value = 80, s[4].check = rule_greater(0);
   s[5].name = "tokenizer", s[5].type = ParamType::string, s[5].nullable = true;
+  s[6].name = "revision", s[6].type = ParamType::string, s[6].nullable = true;
+  s[6].doc = "branch, tag or commit of a Hub id in the cache (default main)";
   return s;
 }
 
@@ -329,12 +333,25 @@ class Loader {
       m.tp = params["tp"].get<int64_t>();
       m.chat_template = params["chat_template"].get<std::string>();
       m.gpu_memory_gb = params["gpu_memory_gb"].get<double>();
+      m.revision = params["revision"].is_string() ? params["revision"].get<std::string>() : "";
       m.params = params;
-      if (opt_.check_model_paths && !m.path.empty() && !path_exists(m.path))
-        p_.add(value.find("path") ? value.find("path")->origin : e.key_origin, child(kp, "path"),
-               "model folder '" + m.path + "' does not exist",
-               "expected a Hugging Face model folder (override " + child(kp, "path") + "=...)");
       c.resolved["models"][m.name] = params;
+      if (!m.path.empty()) {
+        // A folder, else a Hub id in the local cache (core/hf-cache.h): resolved whenever it can be,
+        // reported missing only where the model must exist (not in dry runs).
+        ModelLocation loc = find_model(m.path, m.revision, opt_.env ? opt_.env : process_env_lookup());
+        if (loc.found() && loc.from_cache()) {
+          m.hf_id = loc.repo_id;
+          m.hf_commit = loc.commit;
+          m.path = loc.dir;
+          // Recorded in the run (run.h5 campaign/resolved): which snapshot the id meant.
+          c.resolved["models"][m.name]["hf_cache"] = {{"repo_id", loc.repo_id}, {"revision", loc.revision},
+                                                      {"commit", loc.commit}, {"snapshot", loc.dir}};
+        } else if (!loc.found() && opt_.check_model_paths) {
+          p_.add(value.find("path") ? value.find("path")->origin : e.key_origin, child(kp, "path"), loc.problem,
+                 "expected a Hugging Face model folder or a cached Hub id (override " + child(kp, "path") + "=...)");
+        }
+      }
       c.models.push_back(std::move(m));
     }
   }

@@ -22,7 +22,9 @@ namespace t2 {
 
 struct ModelSpec {
   std::string name;
-  std::string path;            // Hugging Face folder (checked at run time, not in a dry run)
+  std::string path;            // the model folder: as given, or the cache snapshot of a Hub id
+  std::string revision;        // of a Hub id ("" = main)
+  std::string hf_id, hf_commit;  // the Hub id and the snapshot hash it resolved to; empty for a folder
   std::string dtype;           // fp32 | bf16 | fp16
   int64_t tp = 1;              // tensor-parallel degree, a power of two
   std::string chat_template;   // auto | llama3 | mistral | chatml | none

@@ -168,6 +168,7 @@ void write_eval_batch(h5::File& f, const std::string& job_id, const EvalBatch& b
   col_s("route", [](auto& x) { return x.route; });
   col_i("prompt_tokens", [](auto& x) { return x.prompt_tokens; });
   col_i("response_tokens", [](auto& x) { return x.response_tokens; });
+  col_s("prompt", [](auto& x) { return x.prompt; });
 }
 
 EvalBatch read_eval_batch(const h5::File& f) {
@@ -186,13 +187,15 @@ EvalBatch read_eval_batch(const h5::File& f) {
   auto route = f.read_strings("records/route");
   auto pt = f.read_vector<int64_t>("records/prompt_tokens");
   auto rt = f.read_vector<int64_t>("records/response_tokens");
+  // Kept since the lm-eval export (older runs have no prompt column: empty texts).
+  auto prompt = f.has("records/prompt") ? f.read_strings("records/prompt") : std::vector<std::string>(n);
   for (size_t len : {ids.size(), idx.size(), ph.size(), resp.size(), ex.size(), ref.size(), score.size(),
-                     route.size(), pt.size(), rt.size()})
+                     route.size(), pt.size(), rt.size(), prompt.size()})
     T2_CHECK_AS(FormatError, len == n, "'{}': a records column has {} entries, attribute size says {}",
                 f.path(), len, n);
   b.records.resize(n);
   for (size_t i = 0; i < n; ++i)
-    b.records[i] = {ids[i], idx[i], ph[i], resp[i], ex[i], ref[i], score[i], route[i], pt[i], rt[i]};
+    b.records[i] = {ids[i], idx[i], ph[i], resp[i], ex[i], ref[i], score[i], route[i], pt[i], rt[i], prompt[i]};
   return b;
 }
 

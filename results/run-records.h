@@ -66,6 +66,8 @@ struct ExampleRecord {
   double score = 0;                    // 1/0 for exact tasks, fraction for partial credit
   std::string route;                   // expert or mixture used ("gsm8k", "mix", "base")
   int64_t prompt_tokens = 0, response_tokens = 0;
+  std::string prompt;                  // the exact prompt text sent (chat template applied); empty in
+                                       // runs written before it was kept
 };
 
 // A finished batch of records; batch b covers examples [first_example, first_example + size).

@@ -262,6 +262,7 @@ struct WorkExecutor::Impl {
       recs.push_back({{"example_id", rows[r].id},
                       {"example_index", indices[r / size_t(samples)]},
                       {"prompt_hash", results::prompt_hash(texts[r])},
+                      {"prompt", texts[r]},
                       {"response", responses[r]},
                       {"extracted", v.extracted},
                       {"parsed", v.parsed},

@@ -4,7 +4,9 @@ examples/quickstart.yaml cut down by overrides (no classifier expert; base, svf,
 first 60 test items of arith and code; base and t2_fewshot on the first 150 of the unseen task), and
 the direction of the improvements asserted: each expert beats the base model on its own task, and so
 does prompt dispatch (METHOD.md §6.1); the few-shot mixture of the three experts beats the base model
-on the unseen task (§6.3).
+on the unseen task (§6.3). The run is then exported in lm-evaluation-harness's format and the export
+checked field by field against the HDF5 records (tests/ecosystem/lm_eval_check.py), and every job but
+the decomposition has its TensorBoard event file.
 No ../shared data is needed: the model and tasks are t2's own.
 
   quickstart_campaign.py WORK      env: T2_BIN, T2_SOURCE_DIR
@@ -58,6 +60,16 @@ def main():
     print(f"arith_choice (unseen): base {base['accuracy']:.3f} -> t2_fewshot {a['accuracy']:.3f} (n {a['n']})")
     if not a["accuracy"] > base["accuracy"]:
         failures.append(f"arith_choice t2_fewshot {a['accuracy']:.3f} does not beat base {base['accuracy']:.3f}")
+    sys.path.insert(0, os.path.join(SRC, "tests", "ecosystem"))
+    import lm_eval_check
+    try:
+        cells = lm_eval_check.export_and_check(T2, run, os.path.join(work, "lm-eval"), env)
+        print(f"lm-eval export of {len(cells)} evaluations checked field by field")
+    except lm_eval_check.Mismatch as e:
+        failures.append(f"lm-eval export: {e}")
+    for job in os.listdir(os.path.join(run, "jobs")):
+        if not job.startswith("decompose") and not os.path.isdir(os.path.join(run, "tensorboard", job)):
+            failures.append(f"no TensorBoard event file for {job}")
     if failures:
         sys.exit("; ".join(failures))
 

@@ -9,6 +9,7 @@ two real tasks x every method. Real processes throughout: the t2 binary, mpirun,
                                  `t2 status` shows the failures with their reason
   campaign_e2e.py kill   WORK K  `mpirun -np 2` killed with SIGKILL (whole process group) at K random
                                  moments of its progress, resumed each time, then run to the end: same digest
+                                 and the same TensorBoard scalars (no step twice, no torn record)
 Env: T2_BIN (the t2 binary), T2_SOURCE_DIR, T2_DATA_DIR (else ../shared beside the sources; missing
 data prints SKIPPED and exits 0 so ctest's skip regex reports it).
 """
@@ -196,6 +197,16 @@ def kill(work, kills):
     d = digest(run)
     check(d == reference(work), f"after {landed} kills the results differ: {d} vs {reference(work)}", p)
     print(f"{landed} SIGKILLs, resumed each time: identical results ({d})")
+    # The TensorBoard event files too: every job's scalars as in the uninterrupted run, no step twice,
+    # no torn record left (decoded by tests/ecosystem's independent reader).
+    sys.path.insert(0, os.path.join(SRC, "tests", "ecosystem"))
+    import ecosystem_e2e
+    def scalars(r):
+        tb = os.path.join(r, "tensorboard")
+        return {j: ecosystem_e2e.read_events(os.path.join(tb, j))[0] for j in sorted(os.listdir(tb))}
+    ref_tb = scalars(os.path.join(work, "reference"))
+    check(ref_tb and scalars(run) == ref_tb, "after the kills the TensorBoard scalars differ from the reference")
+    print(f"TensorBoard event files of {len(ref_tb)} jobs: identical to the reference")
 
 
 if __name__ == "__main__":

@@ -103,8 +103,9 @@ TEST(Progress, TerminalRendererRedrawsInPlaceOnAPty) {
   EXPECT_EQ(drain(master), "");
   r->render(rows, t0 + milliseconds(500));
   std::string second = drain(master);
-  EXPECT_EQ(second.rfind("\x1b[2A", 0), 0u) << "redraw must start by moving up over the two lines";
+  EXPECT_EQ(second.rfind("\x1b[3A", 0), 0u) << "redraw must start by moving up over the campaign line and two jobs";
   EXPECT_NE(second.find("2/4"), std::string::npos);
+  EXPECT_NE(second.find("campaign: 0/2 jobs done, 2 running, 0 failed"), std::string::npos) << second;
   // Every drawn line fits the 80 columns (no wrapping).
   size_t start = 0;
   while (true) {
@@ -124,24 +125,50 @@ TEST(Progress, PlainRendererLogsEveryIntervalOnAPipe) {
   auto r = make_progress_renderer(fds[1], Seconds(5));
   EXPECT_FALSE(r->is_terminal());
   const auto t0 = Clock::now();
-  std::vector<ProgressRow> rows = {{"train", "running", 3, 10, 0.5, 14}, {"eval", "waiting", 0, 5, 0, -1}};
+  std::vector<ProgressRow> rows = {{"train", "running", 3, 10, 0.5, 14},
+                                   {"eval", "waiting", 0, 5, 0, -1},
+                                   {"decompose", "ready", 0, 0, 0, -1},
+                                   {"search", "running", 0, 0, 0, -1}};
   r->render(rows, t0);
   std::string out = drain(fds[0]);
-  EXPECT_EQ(out, "progress train: 3/10 (30.0%), 0.50/s, ETA 14s, running\n");
+  EXPECT_EQ(out, "progress campaign: 0/4 jobs done, 2 running, 0 failed, 2 waiting, elapsed 0s\n"
+                 "progress train: 3/10 (30.0%), 0.50/s, ETA 14s, running\n");
   r->render(rows, t0 + seconds(1));
   EXPECT_EQ(drain(fds[0]), "");
   rows[0] = {"train", "done", 10, 10, 0.5, 0};
   rows[1].state = "running";
   r->render(rows, t0 + seconds(6));
   out = drain(fds[0]);
+  EXPECT_NE(out.find("progress campaign: 1/4 jobs done, 2 running, 0 failed, 1 waiting, elapsed 6s\n"),
+            std::string::npos) << out;
   EXPECT_NE(out.find("progress train: 10/10 (100.0%)"), std::string::npos) << out;
   EXPECT_NE(out.find("progress eval: 0/5"), std::string::npos) << out;
   EXPECT_EQ(out.find('\x1b'), std::string::npos) << "no escape codes in logs";
   r->render(rows, t0 + seconds(12), true);
   out = drain(fds[0]);
   EXPECT_EQ(out.find("train"), std::string::npos) << "a finished job is logged once: " << out;
+  // Jobs that have not started never get a line, not even the final one: no "0/0 (0.0%)".
+  for (const char* s : {"decompose", "search", "0/0"}) EXPECT_EQ(out.find(s), std::string::npos) << s << ": " << out;
   ::close(fds[0]);
   ::close(fds[1]);
+}
+
+TEST(Progress, CampaignLine) {
+  std::vector<ProgressRow> rows = {{"a", "done", 1, 1, 0, 0},    {"b", "failed", 0, 1, 0, -1},
+                                   {"c", "running", 2, 4, 1, 2}, {"d", "waiting", 0, 0, 0, -1},
+                                   {"e", "ready", 0, 0, 0, -1},  {"f", "skipped", 0, 0, 0, -1}};
+  auto s = summarize_progress(rows);
+  EXPECT_EQ(s.jobs, 6u);
+  EXPECT_EQ(s.done, 1u);
+  EXPECT_EQ(s.failed, 1u);
+  EXPECT_EQ(s.running, 1u);
+  EXPECT_EQ(s.waiting, 2u);
+  EXPECT_EQ(s.skipped, 1u);
+  EXPECT_EQ(progress_campaign_line(s, 65, 0),
+            "campaign: 1/6 jobs done, 1 running, 1 failed, 1 skipped, 2 waiting, elapsed 1m05s");
+  const std::string wide = progress_campaign_line(s, 65, 100);
+  EXPECT_LE(wide.size(), 100u);
+  EXPECT_EQ(wide.rfind("[", 0), 0u) << "the campaign's bar in front: " << wide;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -371,3 +372,53 @@ TEST(CampaignDocs, EveryRegisteredNameIsDocumented) {
 }
 
 }  // namespace
+
+// models.<name>.path as a Hub id: resolved in the local Hugging Face cache (core/hf-cache.h), the
+// snapshot recorded in the resolved campaign; a miss is one problem naming the key, the places
+// looked at and the download command, and only where models must exist (not in a dry run).
+TEST(Campaign, HubIdsResolveInTheLocalCache) {
+  CampaignDir d;
+  const std::string hub = d.root() + "/hub", repo = hub + "/models--org--tiny";
+  const std::string a(40, 'a'), b(40, 'b');
+  for (const auto& commit : {a, b}) {
+    t2::make_dirs(repo + "/snapshots/" + commit);
+    t2::make_dirs(repo + "/blobs");
+    t2::write_file_atomic(repo + "/blobs/" + commit + "-config", "{}");
+    std::filesystem::create_symlink("../../blobs/" + commit + "-config", repo + "/snapshots/" + commit + "/config.json");
+  }
+  t2::make_dirs(repo + "/refs");
+  t2::write_file_atomic(repo + "/refs/main", a);
+  t2::write_file_atomic(repo + "/refs/v2", b);
+  auto opts = env_opts({{"HF_HUB_CACHE", hub}});
+  opts.check_model_paths = true;
+  const std::string head = "name: hub\ndata_dir: @DATA@\ntasks:\n  gsm8k: {}\nexperiments:\n  - name: eval\n"
+                           "    kind: evaluate\n    tasks: [gsm8k]\n    methods: [base]\nmodels:\n";
+  auto c = t2::load_campaign(d.write(head + "  m1: {path: org/tiny}\n  m2: {path: org/tiny, revision: v2}\n"), {},
+                             opts);
+  ASSERT_EQ(c.models.size(), 2u);
+  EXPECT_EQ(c.models[0].path, repo + "/snapshots/" + a);
+  EXPECT_EQ(c.models[0].hf_id, "org/tiny");
+  EXPECT_EQ(c.models[0].hf_commit, a);
+  EXPECT_EQ(c.models[1].hf_commit, b);
+  EXPECT_EQ(c.resolved["models"]["m1"]["path"], "org/tiny");  // as given
+  EXPECT_EQ(c.resolved["models"]["m1"]["hf_cache"]["commit"], a);
+  EXPECT_EQ(c.resolved["models"]["m2"]["hf_cache"]["revision"], "v2");
+  EXPECT_EQ(c.resolved["models"]["m2"]["hf_cache"]["commit"], b);
+
+  const std::string missing = d.write(head + "  m1: {path: org/tiny}\n  m3: {path: org/absent}\n", "miss.yaml");
+  try {
+    t2::load_campaign(missing, {}, opts);
+    FAIL() << "a missing id must be a usage error";
+  } catch (const t2::UsageError& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(t2::test::line_count(m), 1u) << m;
+    EXPECT_NE(m.find("models.m3.path"), std::string::npos) << m;
+    EXPECT_NE(m.find(hub + "/models--org--absent/refs/main"), std::string::npos) << m;
+    EXPECT_NE(m.find("huggingface-cli download org/absent"), std::string::npos) << m;
+  }
+  auto dry = opts;
+  dry.check_model_paths = false;
+  auto c2 = t2::load_campaign(missing, {}, dry);
+  EXPECT_EQ(c2.models[1].path, "org/absent");
+  EXPECT_TRUE(c2.models[1].hf_commit.empty());
+}
