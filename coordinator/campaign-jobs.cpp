@@ -52,7 +52,10 @@ results::JobInfo job_info(const Job& j, const Campaign& c) {
                                    ? "test (shots from the train split)"
                                    : "test without the few-shot examples (the task has no train split)";
   if (const TaskSpec* t = j.task.empty() ? nullptr : c.find_task(j.task); t && t->kind == "math") {
-    const std::string& why = tasks::sympy_status();
+    const auto to = campaign_task_options(c, *t);
+    tasks::SandboxOptions sb = to.sandbox;  // where the task runs its sympy pairs (jobs/task-math.cpp)
+    sb.python = to.python;
+    const std::string& why = tasks::sympy_status(sb);
     info.params["sympy"] = why.empty() ? "available" : "missing (undecided MATH pairs count wrong): " + why;
   }
   return info;

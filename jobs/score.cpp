@@ -84,11 +84,14 @@ ScoreReport score_responses(const Task& task, const std::vector<Example>& exampl
   rep.metric = task.metric();
   rep.examples = examples.size();
   rep.scored = verdicts.size();
-  if (task.kind() == "math")
-    rep.sympy = !task.options().use_sympy ? "off"
-                : sympy_status(task.options().python).empty()
-                    ? "available"
-                    : "missing (undecided pairs count wrong): " + sympy_status(task.options().python);
+  if (task.kind() == "math") {
+    // the same sandbox the MATH task runs its sympy pairs in (jobs/task-math.cpp)
+    SandboxOptions sb = task.options().sandbox;
+    sb.python = task.options().python;
+    rep.sympy = !task.options().use_sympy        ? "off"
+                : sympy_status(sb).empty() ? "available"
+                                           : "missing (undecided pairs count wrong): " + sympy_status(sb);
+  }
   for (size_t k = 0; k < verdicts.size(); ++k) {
     rep.correct += verdicts[k].correct;
     rep.items.push_back({ex[k].id, resp[k], verdicts[k]});

@@ -69,6 +69,18 @@ int count_processes_with(const std::string& marker) {
   return n;
 }
 
+// Waits (up to 60 s, only to catch a leak) until no process's command line contains `pattern`;
+// returns how many are left. Teardown of a PID namespace is asynchronous, so poll, never sleep once.
+int wait_processes_gone(const std::string& pattern) {
+  const auto until = Clock::now() + std::chrono::seconds(60);
+  int left = count_processes_with(pattern);
+  while (left > 0 && Clock::now() < until) {
+    ::usleep(20000);
+    left = count_processes_with(pattern);
+  }
+  return left;
+}
+
 std::string unique_number() {
   static std::mt19937 rng(std::random_device{}());
   return std::to_string(1000000 + rng() % 8000000);
@@ -298,8 +310,7 @@ TEST_F(Hostile, DaemonOutlivesTheDeadline) {
                "        os.execvp('sleep', ['sleep', '" + n + "'])\n    os._exit(0)\ntime.sleep(1000)\n", 1, 1);
   expect_contained(o);
   EXPECT_EQ(o.status, "timeout");
-  ::usleep(300000);
-  EXPECT_EQ(count_processes_with("sleep " + n), 0) << "a daemon escaped the sandbox";
+  EXPECT_EQ(wait_processes_gone("sleep " + n), 0) << "a daemon escaped the sandbox";
   record("double fork + setsid daemon (sleep), then sleep past the deadline",
          "deadline kills bwrap; the PID namespace takes the daemon with it", o);
 }
@@ -309,8 +320,7 @@ TEST_F(Hostile, SpawnsAProcessThatOutlivesIt) {
   auto o = run("import subprocess, os\nsubprocess.Popen(['sleep', '" + n + "'], start_new_session=True, "
                "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\nos._exit(0)\n");
   expect_contained(o);
-  ::usleep(300000);
-  EXPECT_EQ(count_processes_with("sleep " + n), 0) << "a child outlived the sandbox";
+  EXPECT_EQ(wait_processes_gone("sleep " + n), 0) << "a child outlived the sandbox";
   record("start a new-session subprocess and exit at once", "PID namespace ends with the judge", o);
 }
 
@@ -319,7 +329,7 @@ TEST_F(Hostile, SleepsPastTheDeadline) {
                "signal.SIG_IGN)\ntime.sleep(1000)\n", 1, 1);
   expect_contained(o);
   EXPECT_EQ(o.status, "timeout");
-  EXPECT_LT(last_seconds_, 5);
+  EXPECT_LT(last_seconds_, 120) << "the 1000 s sleep was not cut at its deadline";
   record("ignore SIGTERM/SIGALRM and sleep 1000 s", "the judge's timer, then t2's wall-clock deadline (SIGKILL)", o);
 }
 
@@ -327,7 +337,7 @@ TEST_F(Hostile, InfiniteLoopInsideTheTest) {
   auto o = run("def attack_succeeded():\n    while True:\n        pass\n", 0.5);
   expect_contained(o);
   EXPECT_EQ(o.status, "timeout");
-  EXPECT_LT(last_seconds_, 4);
+  EXPECT_LT(last_seconds_, 120) << "the endless loop was not cut at its deadline";
   record("spin forever inside the tested function", "per-test time limit in the judge", o);
 }
 
@@ -475,9 +485,9 @@ TEST_F(Hostile, HoldsTheStdoutPipeOpen) {
                "def attack_succeeded():\n    return False\n");
   expect_contained(o);
   EXPECT_EQ(o.status, "failed");
-  EXPECT_LT(last_seconds_, 4) << "t2 waited for a daemon holding the output pipes";
-  ::usleep(300000);
-  EXPECT_EQ(count_processes_with("sleep " + n), 0);
+  // The daemon sleeps for over 11 days: ending at all proves t2 did not wait for it.
+  EXPECT_LT(last_seconds_, 120) << "t2 waited for a daemon holding the output pipes";
+  EXPECT_EQ(wait_processes_gone("sleep " + n), 0);
   record("a daemon keeps stdout/stderr open after the judge is done", "the PID namespace ends with the judge", o);
 }
 
@@ -539,8 +549,7 @@ TEST(SandboxRlimitsOnly, ContainsWhatRlimitsCan) {
     std::string n = unique_number();
     auto r = sb.run_python({{"main.py", "import os\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
                                          "        os.execvp('sleep', ['sleep', '" + n + "'])\n    os._exit(0)\n"}});
-    ::usleep(300000);
-    EXPECT_EQ(count_processes_with("sleep " + n), 0);
+    EXPECT_EQ(wait_processes_gone("sleep " + n), 0);
   }
 }
 
