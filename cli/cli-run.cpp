@@ -1,7 +1,11 @@
 // t2 run: validate a campaign, expand it into jobs and run them (coordinator/campaign-runner.h),
 // on one process, under mpirun or under srun; an existing run directory is resumed.
 //
-//   t2 run CAMPAIGN.yaml [key.path=value ...] [--dry-run] [--json] [--status-port N]
+//   t2 run CAMPAIGN.yaml [key.path=value ...] [--dry-run] [--json] [--status-port N] [--rerun-changed]
+//
+// An existing run directory is resumed with the campaign frozen in it at its first start
+// (RUN_DIR/campaign.frozen.yaml): edits that change jobs with results exit 2 listing the changed keys
+// per job; --rerun-changed recomputes exactly those jobs and their dependents (coordinator/campaign-freeze.h).
 //
 // --dry-run validates, expands and prints the job list with its dependency edges and nothing
 // else: no file or directory is created. Validation problems exit with code 2, one line each.
@@ -28,6 +32,7 @@ struct RunArgs {
   bool json = false;
   int status_port = 0;
   bool no_progress = false;
+  bool rerun_changed = false;
 };
 
 int run(const RunArgs& a) {
@@ -55,6 +60,7 @@ int run(const RunArgs& a) {
   ro.overrides = a.overrides;
   ro.status_port = a.status_port;
   ro.progress = !a.no_progress;
+  ro.rerun_changed = a.rerun_changed;
   return run_campaign(a.campaign, ro);
 }
 
@@ -68,6 +74,9 @@ Command add_run_command(CLI::App& t2) {
   auto* dry = app->add_flag("--dry-run", args->dry_run,
                             "validate and print the expanded jobs and their dependencies; write nothing");
   app->add_flag("--json", args->json, "with --dry-run: print the plan as JSON")->needs(dry);
+  app->add_flag("--rerun-changed", args->rerun_changed,
+                "recompute the jobs whose parameters changed since their results were made (and the jobs that "
+                "use them); earlier records are kept under RUN_DIR/superseded/");
   app->add_flag("--no-progress", args->no_progress, "no progress bars or periodic progress lines");
   app->add_option("--status-port", args->status_port, "port of the status server (localhost)")->check(CLI::Range(1, 65535));
   return {app, [args]() -> int { return run(*args); }};

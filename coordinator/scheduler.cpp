@@ -230,7 +230,8 @@ std::optional<WorkItem> Scheduler::assign(int g, Clock::time_point now) {
   item.attempt = attempt;
   item.units = spec.units;
   item.payload = spec.payload;
-  if (G.model != item.model) {
+  const bool loads = G.model != item.model;
+  if (loads) {
     ++model_loads_;
     ++G.model_loads;
     if (!G.model.empty()) ++model_switches_;
@@ -246,8 +247,10 @@ std::optional<WorkItem> Scheduler::assign(int g, Clock::time_point now) {
   f.group = g;
   f.spec = std::move(spec);
   f.attempt = attempt;
-  f.sent = now;
-  f.deadline = now + std::chrono::duration_cast<Clock::duration>(opt_.item_timeout);
+  f.sent = f.last_sign = now;
+  f.timeout = opt_.item_deadline ? opt_.item_deadline(J.spec.kind, spec.kind) : opt_.item_timeout;
+  f.deadline = now + std::chrono::duration_cast<Clock::duration>(f.timeout + (loads ? opt_.load_timeout : Seconds(0)));
+  item.heartbeat_seconds = opt_.heartbeat_fraction * f.timeout.count();
   f.item = item;
   f.item.payload.clear();  // kept for reports only
   in_flight_.emplace(item.id, std::move(f));
@@ -326,8 +329,29 @@ void Scheduler::on_deadline(int g, Clock::time_point now) {
   Group& G = groups_[g];
   auto it = in_flight_.find(G.current_item);
   if (G.state != GroupState::busy || it == in_flight_.end() || it->second.deadline > now) return;
-  lose_group(g, fmt::format("{} did not answer within {:.1f} s (job {}, last request: {})", group_name(g),
-                            opt_.item_timeout.count(), it->second.item.job, G.last_request));
+  const InFlight& f = it->second;
+  lose_group(g, fmt::format("{} did not answer within {:.1f} s: hung (no result and no heartbeat for the deadline of "
+                            "a {} item of a {} job; job {}, item #{} dispatched {:.1f} s ago, {} heartbeat(s) so far; "
+                            "last request: {})",
+                            group_name(g), seconds_between(f.last_sign, now), f.item.kind, jobs_[f.job].spec.kind,
+                            f.item.job, f.item.index, seconds_between(f.sent, now), G.heartbeats, G.last_request));
+}
+
+int Scheduler::unresponsive_groups() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int n = 0;
+  for (const auto& G : groups_) n += G.state == GroupState::unresponsive;
+  return n;
+}
+
+void Scheduler::on_heartbeat(int g, uint64_t item_id, Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = in_flight_.find(item_id);
+  if (it == in_flight_.end() || it->second.group != g) return;  // late: the item was answered or requeued
+  InFlight& f = it->second;
+  ++groups_[g].heartbeats;
+  f.last_sign = now;
+  f.deadline = std::max(f.deadline, now + std::chrono::duration_cast<Clock::duration>(f.timeout));
 }
 
 void Scheduler::on_send_failure(int g, const std::string& why) {
@@ -433,6 +457,7 @@ SchedulerSnapshot Scheduler::snapshot() const {
     gs.items_done = G.items_done;
     gs.model_loads = G.model_loads;
     gs.busy_seconds = G.busy_seconds;
+    gs.heartbeats = G.heartbeats;
     s.groups.push_back(std::move(gs));
   }
   s.incidents = incidents_;
@@ -487,9 +512,15 @@ int Scheduler::run(WorkTransport& transport) {
       flush();
       continue;
     }
+    auto take = [&](const WorkResult& r) {
+      if (r.heartbeat)
+        on_heartbeat(r.group, r.item_id, Clock::now());
+      else
+        on_result(r, Clock::now());
+    };
     if (auto r = transport.poll(Deadline::at(wake))) {
-      on_result(*r, Clock::now());
-      while (auto more = transport.poll(Deadline::at(Clock::now()))) on_result(*more, Clock::now());
+      take(*r);
+      while (auto more = transport.poll(Deadline::at(Clock::now()))) take(*more);
     }
     const auto after = Clock::now();
     for (int g : overdue_groups(after)) on_deadline(g, after);
@@ -531,7 +562,8 @@ nlohmann::json scheduler_snapshot_json(const SchedulerSnapshot& s) {
                       {"request", g.current},
                       {"items_done", g.items_done},
                       {"model_loads", g.model_loads},
-                      {"busy_seconds", g.busy_seconds}});
+                      {"busy_seconds", g.busy_seconds},
+                      {"heartbeats", g.heartbeats}});
   return {{"jobs", jobs},
           {"groups", groups},
           {"incidents", s.incidents},
