@@ -200,6 +200,9 @@ int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, W
 
   auto snap = sched.snapshot();
   for (const auto& g : snap.groups)
+    spdlog::info("group {} (rank {}): {}, {} item(s), {} heartbeat(s), longest item {:.1f} s", g.group, g.rank,
+                 group_state_name(g.state), g.items_done, g.heartbeats, g.longest_item_seconds);
+  for (const auto& g : snap.groups)
     if (g.state == GroupState::unresponsive && lost)
       lost->push_back(fmt::format("group {} (rank {}), last request: {}", g.group, g.rank, g.current));
   std::map<std::string, int> counts;

@@ -293,6 +293,7 @@ void Scheduler::on_result(const WorkResult& r, Clock::time_point now) {
   Group& G = groups_[f.group];
   G.state = GroupState::idle;
   G.busy_seconds += seconds_between(f.sent, now);
+  G.longest_item_seconds = std::max(G.longest_item_seconds, seconds_between(f.sent, now));
   Job& J = jobs_[f.job];
   --J.in_flight;
   if (r.ok) {
@@ -458,6 +459,7 @@ SchedulerSnapshot Scheduler::snapshot() const {
     gs.model_loads = G.model_loads;
     gs.busy_seconds = G.busy_seconds;
     gs.heartbeats = G.heartbeats;
+    gs.longest_item_seconds = G.longest_item_seconds;
     s.groups.push_back(std::move(gs));
   }
   s.incidents = incidents_;
@@ -563,7 +565,8 @@ nlohmann::json scheduler_snapshot_json(const SchedulerSnapshot& s) {
                       {"items_done", g.items_done},
                       {"model_loads", g.model_loads},
                       {"busy_seconds", g.busy_seconds},
-                      {"heartbeats", g.heartbeats}});
+                      {"heartbeats", g.heartbeats},
+                      {"longest_item_seconds", g.longest_item_seconds}});
   return {{"jobs", jobs},
           {"groups", groups},
           {"incidents", s.incidents},

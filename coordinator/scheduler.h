@@ -83,6 +83,7 @@ struct GroupStatus {
   int model_loads = 0;
   double busy_seconds = 0;
   uint64_t heartbeats = 0;
+  double longest_item_seconds = 0;   // dispatch to result, the longest answered item
 };
 
 struct SchedulerSnapshot {
@@ -153,6 +154,7 @@ class Scheduler {
     int model_loads = 0;
     double busy_seconds = 0;
     uint64_t heartbeats = 0;
+    double longest_item_seconds = 0;
   };
   struct InFlight {
     int job = -1;

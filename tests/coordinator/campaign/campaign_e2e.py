@@ -14,6 +14,8 @@ two real tasks x every method. Real processes throughout: the t2 binary, mpirun,
                                  (a stopped rank: the coordinator reports it hung, with its rank, job and
                                  item, within the item's deadline, and aborts the MPI job), and a rerun
                                  resumes to the reference digest
+  campaign_e2e.py heartbeat WORK `mpirun -np 3` with 3 s deadlines for every kind of work: busy groups'
+                                 heartbeats keep them alive (none declared hung), results identical
   campaign_e2e.py unshared WORK  two ranks in different directories with a relative output (no shared
                                  file system): exit 2 naming the rank that cannot see the run directory
 Env: T2_BIN (the t2 binary), T2_SOURCE_DIR, T2_DATA_DIR (else ../shared beside the sources; missing
@@ -21,6 +23,7 @@ data prints SKIPPED and exits 0 so ctest's skip regex reports it).
 """
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -281,6 +284,29 @@ def rank_failure(work, sig_name):
     print(f"resumed: identical results ({d})")
 
 
+
+def heartbeat(work):
+    """Deadlines bound silence, not work: `mpirun -np 3` with every kind's deadline (and the model load's)
+    at 3 s, shorter than the campaign's longest items; the busy groups' heartbeats keep them alive, no
+    group is declared hung, and the results equal the reference."""
+    data_dir()
+    run = os.path.join(work, "heartbeat")
+    shutil.rmtree(run, ignore_errors=True)
+    cmd = [*MPIRUN, "-np", "3", T2, "run", CAMPAIGN, "--no-progress", "timeouts.control_message=3",
+           "timeouts.model_load=3"]
+    p = subprocess.run(cmd, env=env_for(work, run), capture_output=True, text=True, timeout=900)
+    text = p.stdout + p.stderr
+    check(p.returncode == 0, f"exit {p.returncode}", p)
+    check("did not answer" not in text, "a busy group that sends heartbeats was declared hung", p)
+    longest = [float(m) for m in re.findall(r"heartbeat\(s\), longest item ([0-9.]+) s", text)]
+    beats = [int(m) for m in re.findall(r"item\(s\), ([0-9]+) heartbeat\(s\)", text)]
+    check(len(longest) == 2 and sum(beats) > 0, "the coordinator should log every group's heartbeats", p)
+    d = digest(run)
+    check(d == reference(work), f"different results: {d}", p)
+    print(f"deadline 3 s, longest items {longest} s, heartbeats {beats}: no group taken for hung, identical results")
+    if max(longest) <= 3:
+        print("note: this machine ran every item within the deadline; the heartbeats were not needed this time")
+
 def unshared(work):
     """A worker rank that cannot see rank 0's run directory: both ranks start in different directories
     (Open MPI's --wdir per app context) with a relative output, as two nodes without a shared file system
@@ -315,5 +341,7 @@ if __name__ == "__main__":
         rank_failure(work, sys.argv[3])
     elif mode == "unshared":
         unshared(work)
+    elif mode == "heartbeat":
+        heartbeat(work)
     else:
         sys.exit("unknown mode " + mode)
