@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/check.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "results/run-layout.h"
@@ -147,11 +148,32 @@ void write_frozen_campaign(const std::string& run_dir, const Campaign& campaign)
   make_dirs(run_dir);
   json r = campaign.resolved;
   r["output"] = fs::absolute(campaign.output).lexically_normal().string();
-  write_file_atomic(frozen_campaign_path(run_dir),
-                    "# The campaign " + campaign.file +
-                        " as resolved when its run started (overrides, ${VAR} and defaults applied).\n"
-                        "# Requeued Slurm jobs run this copy; t2 run refuses edits that would mix results.\n" +
-                        r.dump(2) + "\n");
+  // A task whose data come from elsewhere (a cls task's sources) resolves to `data: {}`, which the
+  // loader does not accept as written: leave it out, as the user did.
+  if (r.contains("tasks") && r["tasks"].is_object())
+    for (auto& [name, t] : r["tasks"].items())
+      if (t.is_object() && t.contains("data") && t["data"].is_object() && t["data"].empty()) t.erase("data");
+  const std::string path = frozen_campaign_path(run_dir);
+  const std::string text = "# The campaign " + campaign.file +
+                           " as resolved when its run started (overrides, ${VAR} and defaults applied).\n"
+                           "# Requeued Slurm jobs run this copy; t2 run refuses edits that would mix results.\n" +
+                           r.dump(2) + "\n";
+  // The copy must load into the same jobs with the same parameters, or every requeue would fail.
+  CampaignLoadOptions lo;
+  lo.check_model_paths = false;
+  const Campaign back = parse_campaign(text, path, {}, lo);
+  const auto want = job_params_of(campaign, expand_plan(campaign)), got = job_params_of(back, expand_plan(back));
+  bool same = want.size() == got.size();
+  for (const auto& [id, p] : want) {
+    auto it = got.find(id);
+    if (it == got.end() || it->second.hash != p.hash) {
+      same = false;
+      break;
+    }
+  }
+  T2_CHECK(same, "{}: the frozen copy of {} does not load into the same jobs and parameters; not written", path,
+           campaign.file);
+  write_file_atomic(path, text);
 }
 
 void check_campaign_changes(const Campaign& c, const Plan& plan, bool rerun_changed) {

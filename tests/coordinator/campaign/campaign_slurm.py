@@ -54,7 +54,8 @@ def submit(work, run, extra, campaign=e2e.CAMPAIGN):
     for script in [f for f in os.listdir(os.path.join(run, "slurm")) if f.endswith(".sbatch")]:
         with open(os.path.join(run, "slurm", script)) as f:
             text = f.read()
-        e2e.check("campaign.frozen.yaml" in text and campaign not in text,
+        launch = [l for l in text.splitlines() if " run " in l and not l.startswith("#")]
+        e2e.check(launch and "campaign.frozen.yaml" in launch[0] and campaign not in launch[0],
                   f"{script} should run the frozen copy, not the live campaign\n{text}", p)
     if "--array" not in extra:
         e2e.check(os.path.exists(frozen), "t2 submit did not freeze the campaign in the run directory", p)
