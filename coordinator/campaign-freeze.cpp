@@ -61,7 +61,8 @@ bool is_frozen_copy(const std::string& campaign_file, const std::string& run_dir
 
 std::vector<JobChange> find_campaign_changes(const std::string& run_dir, const std::map<std::string, JobParams>& now) {
   std::vector<JobChange> changes;
-  if (!path_exists(run_dir)) return changes;
+  // No run.h5 yet (a fresh directory, or one t2 submit only froze the campaign in): no records.
+  if (!path_exists(run_dir + "/" + results::layout::run_file)) return changes;
   const auto recorded = read_recorded(run_dir);
   results::RunReader reader(run_dir);
   for (const auto& [id, params] : now) {

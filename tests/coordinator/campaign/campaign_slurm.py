@@ -144,8 +144,14 @@ def cancel(work):
     p = sh([e2e.T2, "cancel", run], env=env)
     print(f"t2 cancel after {n} finished jobs: {p.stdout.strip()}")
     wait_done(jid, 300)
-    rows = states(jid)
-    e2e.check(rows and all(r[1].startswith("CANCELLED") for r in rows[:1]), f"job {jid} should end CANCELLED: {rows}")
+    # the job-completion file (sacct -c: no slurmdbd here) is written as the job ends: bounded wait for it
+    end, rows = time.time() + 60, []
+    while time.time() < end and not rows:
+        p = sh(["sacct", "-c", "-n", "-X", "-P", "-j", jid, "-o", "JobID,State,ExitCode"], check=False)
+        rows = [l.split("|") for l in p.stdout.split("\n") if l.strip()]
+        if not rows:
+            time.sleep(1)
+    e2e.check(rows and rows[-1][1].startswith("CANCELLED"), f"job {jid} should end CANCELLED: {rows}")
     text = logs(run)
     e2e.check("start 1 on" not in text, "a cancelled job started again\n" + text[-6000:])
     e2e.check("requeued job" not in text, "a cancelled job was requeued\n" + text[-6000:])
