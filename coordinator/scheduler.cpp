@@ -93,7 +93,7 @@ Scheduler::Scheduler(std::vector<JobSpec> jobs, std::vector<int> group_ranks, Sc
     g.rank = r;
     groups_.push_back(g);
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   refresh_states();
 }
 
@@ -194,7 +194,7 @@ int Scheduler::pick_job(const std::string& model) {
 }
 
 std::optional<WorkItem> Scheduler::assign(int g, Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   T2_CHECK(g >= 0 && g < static_cast<int>(groups_.size()), "no worker group {}", g);
   Group& G = groups_[g];
   if (G.state != GroupState::idle) return std::nullopt;
@@ -273,7 +273,7 @@ void Scheduler::item_failed(const InFlight& f, const std::string& why) {
 }
 
 void Scheduler::on_result(const WorkResult& r, Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   auto it = in_flight_.find(r.item_id);
   if (it == in_flight_.end()) {
     // The answer to an item whose deadline passed (it was requeued): drop it, but a group that answers
@@ -326,7 +326,7 @@ void Scheduler::lose_group(int g, const std::string& why) {
 }
 
 void Scheduler::on_deadline(int g, Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   Group& G = groups_[g];
   auto it = in_flight_.find(G.current_item);
   if (G.state != GroupState::busy || it == in_flight_.end() || it->second.deadline > now) return;
@@ -339,14 +339,14 @@ void Scheduler::on_deadline(int g, Clock::time_point now) {
 }
 
 int Scheduler::unresponsive_groups() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   int n = 0;
   for (const auto& G : groups_) n += G.state == GroupState::unresponsive;
   return n;
 }
 
 void Scheduler::on_heartbeat(int g, uint64_t item_id, Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   auto it = in_flight_.find(item_id);
   if (it == in_flight_.end() || it->second.group != g) return;  // late: the item was answered or requeued
   InFlight& f = it->second;
@@ -356,7 +356,7 @@ void Scheduler::on_heartbeat(int g, uint64_t item_id, Clock::time_point now) {
 }
 
 void Scheduler::on_send_failure(int g, const std::string& why) {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   Group& G = groups_[g];
   auto it = in_flight_.find(G.current_item);
   if (G.state != GroupState::busy || it == in_flight_.end()) return;
@@ -365,7 +365,7 @@ void Scheduler::on_send_failure(int g, const std::string& why) {
 }
 
 std::vector<int> Scheduler::overdue_groups(Clock::time_point now) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   std::vector<int> out;
   for (const auto& [id, f] : in_flight_)
     if (f.deadline <= now) out.push_back(f.group);
@@ -374,7 +374,7 @@ std::vector<int> Scheduler::overdue_groups(Clock::time_point now) const {
 }
 
 bool Scheduler::resolve_stalls() {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   bool changed = false;
   bool any_responsive = false;
   for (const auto& G : groups_) any_responsive |= G.state != GroupState::unresponsive;
@@ -410,24 +410,24 @@ bool Scheduler::finished_locked() const {
 }
 
 bool Scheduler::finished() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   return finished_locked();
 }
 
 int Scheduler::exit_code() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   for (const auto& j : jobs_)
     if (j.state != JobState::done) return static_cast<int>(ExitCode::runtime_failure);
   return 0;
 }
 
 std::vector<std::string> Scheduler::dispatch_log() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   return dispatch_log_;
 }
 
 SchedulerSnapshot Scheduler::snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   SchedulerSnapshot s;
   for (const auto& j : jobs_) {
     JobStatus st;
@@ -469,6 +469,9 @@ SchedulerSnapshot Scheduler::snapshot() const {
   s.items_completed = items_completed_;
   s.finished = finished_locked();
   s.elapsed_seconds = seconds_between(started_, Clock::now());
+  s.lock_holds = lock_holds_;
+  s.lock_hold_mean_us = lock_holds_ ? lock_hold_total_us_ / static_cast<double>(lock_holds_) : 0.0;
+  s.lock_hold_max_us = lock_hold_max_us_;
   return s;
 }
 
@@ -478,7 +481,7 @@ int Scheduler::run(WorkTransport& transport) {
   auto flush = [&] {
     std::vector<std::string> lines;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      HeldLock lock(*this);
       lines.swap(pending_incidents_);
     }
     if (opt_.on_incident)
@@ -499,14 +502,14 @@ int Scheduler::run(WorkTransport& transport) {
     Clock::time_point wake = now + std::chrono::duration_cast<Clock::duration>(opt_.poll_interval);
     bool any_in_flight;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      HeldLock lock(*this);
       any_in_flight = !in_flight_.empty();
       for (const auto& [id, f] : in_flight_) wake = std::min(wake, f.deadline);
     }
     if (!any_in_flight) {
       // Nothing running and nothing assignable: fail what can never progress rather than wait.
       if (!resolve_stalls()) {
-        std::lock_guard<std::mutex> lock(mu_);
+        HeldLock lock(*this);
         for (size_t j = 0; j < jobs_.size(); ++j)
           fail_job(static_cast<int>(j), "the scheduler found no work to run and none in flight");
         refresh_states();
@@ -532,7 +535,7 @@ int Scheduler::run(WorkTransport& transport) {
   try {
     transport.shutdown(Deadline::after(opt_.shutdown_timeout));
   } catch (const std::exception& e) {
-    std::lock_guard<std::mutex> lock(mu_);
+    HeldLock lock(*this);
     incident(std::string("worker shutdown: ") + e.what());
   }
   flush();
@@ -575,7 +578,10 @@ nlohmann::json scheduler_snapshot_json(const SchedulerSnapshot& s) {
           {"items_dispatched", s.items_dispatched},
           {"items_completed", s.items_completed},
           {"finished", s.finished},
-          {"elapsed_seconds", s.elapsed_seconds}};
+          {"elapsed_seconds", s.elapsed_seconds},
+          {"lock_holds", s.lock_holds},
+          {"lock_hold_mean_us", s.lock_hold_mean_us},
+          {"lock_hold_max_us", s.lock_hold_max_us}};
 }
 
 }  // namespace t2

@@ -94,6 +94,9 @@ struct SchedulerSnapshot {
   uint64_t items_dispatched = 0, items_completed = 0;
   bool finished = false;
   double elapsed_seconds = 0;
+  // How long the scheduler's lock was held (every public call takes it): count, mean, maximum.
+  uint64_t lock_holds = 0;
+  double lock_hold_mean_us = 0, lock_hold_max_us = 0;
 };
 
 nlohmann::json scheduler_snapshot_json(const SchedulerSnapshot& s);
@@ -179,7 +182,25 @@ class Scheduler {
   bool finished_locked() const;
   std::string group_name(int g) const;
 
+  // The lock with its hold times measured (two clock reads per hold).
+  class HeldLock {
+   public:
+    explicit HeldLock(const Scheduler& s) : s_(s), lock_(s.mu_), t0_(Clock::now()) {}
+    ~HeldLock() {
+      const double us = std::chrono::duration<double, std::micro>(Clock::now() - t0_).count();
+      ++s_.lock_holds_;
+      s_.lock_hold_total_us_ += us;
+      if (us > s_.lock_hold_max_us_) s_.lock_hold_max_us_ = us;
+    }
+
+   private:
+    const Scheduler& s_;
+    std::lock_guard<std::mutex> lock_;
+    Clock::time_point t0_;
+  };
   mutable std::mutex mu_;
+  mutable uint64_t lock_holds_ = 0;
+  mutable double lock_hold_total_us_ = 0, lock_hold_max_us_ = 0;
   SchedulerOptions opt_;
   std::vector<Job> jobs_;
   std::vector<Group> groups_;
