@@ -202,14 +202,16 @@ std::optional<WorkItem> Scheduler::assign(int g, Clock::time_point now) {
   if (j < 0 && (G.model.empty() || !model_may_get_work(G.model))) {
     // Switch (or first load): the model with work that the fewest other groups hold; ties go to the
     // earliest job, so the choice depends only on the state.
+    // O(groups + jobs): the other responsive groups per model once, then one pass over the jobs.
+    std::map<std::string, int> holders;
+    for (size_t o = 0; o < groups_.size(); ++o)
+      if (static_cast<int>(o) != g && groups_[o].state != GroupState::unresponsive && !groups_[o].model.empty())
+        ++holders[groups_[o].model];
     int best_count = INT_MAX;
-    for (size_t jj = 0; jj < jobs_.size(); ++jj) {
+    for (size_t jj = 0; jj < jobs_.size() && best_count > 0; ++jj) {
       if (!job_has_work(static_cast<int>(jj))) continue;
-      int count = 0;
-      for (size_t o = 0; o < groups_.size(); ++o)
-        if (static_cast<int>(o) != g && groups_[o].state != GroupState::unresponsive &&
-            groups_[o].model == jobs_[jj].spec.model)
-          ++count;
+      auto h = holders.find(jobs_[jj].spec.model);
+      const int count = h == holders.end() ? 0 : h->second;
       if (count < best_count) {
         best_count = count;
         j = static_cast<int>(jj);
