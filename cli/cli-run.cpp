@@ -1,7 +1,11 @@
 // t2 run: validate a campaign, expand it into jobs and run them (coordinator/campaign-runner.h),
 // on one process, under mpirun or under srun; an existing run directory is resumed.
 //
-//   t2 run CAMPAIGN.yaml [key.path=value ...] [--dry-run] [--json] [--status-port N] [--device D]
+//   t2 run CAMPAIGN.yaml [key.path=value ...] [--dry-run] [--json] [--status-port N] [--device D] [--rerun-changed]
+//
+// An existing run directory is resumed with the campaign frozen in it at its first start
+// (RUN_DIR/campaign.frozen.yaml): edits that change jobs with results exit 2 listing the changed keys
+// per job; --rerun-changed recomputes exactly those jobs and their dependents (coordinator/campaign-freeze.h).
 //
 // --dry-run validates, expands and prints the job list with its dependency edges and nothing
 // else: no file or directory is created. Validation problems exit with code 2, one line each.
@@ -33,6 +37,7 @@ struct RunArgs {
   std::string sandbox_isolation;
   std::string device;
   double progress_every = 30;
+  bool rerun_changed = false;
 };
 
 int run(RunArgs a) {
@@ -66,6 +71,7 @@ int run(RunArgs a) {
   ro.status_port = a.status_port;
   ro.progress = !a.no_progress;
   ro.progress_every_s = a.progress_every;
+  ro.rerun_changed = a.rerun_changed;
   return run_campaign(a.campaign, ro);
 }
 
@@ -90,6 +96,9 @@ Command add_run_command(CLI::App& t2) {
                   "one line per running job")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app->add_flag("--rerun-changed", args->rerun_changed,
+                "recompute the jobs whose parameters changed since their results were made (and the jobs that "
+                "use them); earlier records are kept under RUN_DIR/superseded/");
   app->add_option("--status-port", args->status_port, "port of the status server (localhost)")->check(CLI::Range(1, 65535));
   return {app, [args]() -> int { return run(*args); }};
 }

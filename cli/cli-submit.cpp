@@ -5,7 +5,10 @@
 //
 // One MPI allocation per resource shape (the models' TP degrees): nodes, tasks and GPUs per node
 // from the campaign's `slurm:` section, --signal=USR1@<signal_seconds>, --requeue, --open-mode=append,
-// logs RUN_DIR/slurm/logs/%x-%A_%a.out, launch line `srun --mpi=pmix <t2> run CAMPAIGN ...`. With
+// logs RUN_DIR/slurm/logs/%x-%A_%a.out, launch line `srun --mpi=pmix <t2> run RUN_DIR/campaign.frozen.yaml`:
+// the campaign as resolved at submission (overrides included) is frozen in the run directory and every
+// start and requeue runs that copy; edits that touch jobs with results exit 2 unless --rerun-changed
+// (coordinator/campaign-freeze.h). With
 // several shapes each script restricts the experiments to its models (experiments.<name>.models=[...]).
 // --array makes each script a job array over the seed sweep instead (independent sweep points; each
 // task runs one seed into RUN_DIR/seed<S>, so every run directory keeps a single writer).
@@ -27,6 +30,7 @@
 #include "cluster/slurm-script.h"
 #include "cluster/world-layout.h"
 #include "cli/cli.h"
+#include "coordinator/campaign-freeze.h"
 #include "coordinator/memory-plan-model.h"
 #include "coordinator/memory-plan.h"
 #include "core/check.h"
@@ -50,6 +54,7 @@ struct SubmitArgs {
   bool hold = false;
   std::string launcher = "srun";
   std::string t2_path;
+  bool rerun_changed = false;
 };
 
 struct Shape {
@@ -154,8 +159,11 @@ SbatchSpec base_spec(const Campaign& c, const Shape& shape, const SubmitArgs& a,
   }
   s.output = run_dir + "/slurm/logs/%x-%A_%a.out";
   s.launcher = a.launcher;
-  s.command = {a.t2_path, "run", campaign_path};
-  for (const auto& o : a.overrides) s.command.push_back(o);
+  // The campaign frozen in the run directory (with the user's overrides resolved into it), never the
+  // live file: a requeued job runs what was submitted (coordinator/campaign-freeze.h).
+  (void)campaign_path;
+  s.command = {a.t2_path, "run", frozen_campaign_path(run_dir)};
+  if (a.rerun_changed) s.command.push_back("--rerun-changed");
   return s;
 }
 
@@ -186,7 +194,11 @@ std::vector<Script> plan_scripts(const Campaign& c, const SubmitArgs& a, const s
       sc.spec.array = fmt::format("0-{}", seeds.size() - 1);
       sc.spec.setup_lines.push_back("T2_SEEDS=(" + join(seeds, " ") + ")");
       sc.spec.setup_lines.push_back("T2_SEED=${T2_SEEDS[$SLURM_ARRAY_TASK_ID]}");
-      sc.spec.command_suffix = "\"seed=${T2_SEED}\" " + shell_quote("output=" + run_dir + "/seed") + "\"${T2_SEED}\"";
+      // each element runs the copy frozen in its own run directory (seed and output resolved in it)
+      std::string suffix = shell_quote(run_dir + "/seed") + "\"${T2_SEED}\"" + shell_quote("/campaign.frozen.yaml");
+      for (size_t i = 3; i < sc.spec.command.size(); ++i) suffix += " " + shell_quote(sc.spec.command[i]);
+      sc.spec.command.resize(2);
+      sc.spec.command_suffix = suffix;
       sc.shape += "-array";
     }
     for (const auto& note : memory_notes(c, shape)) sc.spec.setup_lines.push_back("# plan: " + note);
@@ -224,8 +236,27 @@ int run_submit(SubmitArgs a) {
   }
   T2_CHECK_AS(UsageError, SlurmClient::available(), "t2 submit: sbatch/scontrol not found on PATH (use --dry-run to "
               "see the scripts)");
+  // Edits that would mix with results already in the run directory stop here (exit 2) unless
+  // --rerun-changed; then the resolved campaign is frozen where the scripts read it.
+  std::vector<Campaign> frozen;
+  if (a.array) {
+    for (auto seed : c.seeds) {
+      std::vector<std::string> ov = a.overrides;
+      ov.push_back(fmt::format("seed={}", seed));
+      ov.push_back(fmt::format("output={}/seed{}", run_dir, seed));
+      frozen.push_back(load_campaign(a.campaign, ov, lo));
+    }
+  } else {
+    frozen.push_back(c);
+  }
+  for (const auto& f : frozen) {
+    check_campaign_changes(f, expand_plan(f), a.rerun_changed);
+    write_frozen_campaign(fs::absolute(f.output).lexically_normal().string(), f);
+  }
   make_dirs(run_dir + "/slurm/logs");
-  SlurmClient client;
+  SlurmClientOptions so;
+  if (auto it = c.timeouts.find("slurm_command"); it != c.timeouts.end()) so.timeout = Seconds(it->second);
+  SlurmClient client(so);
   for (const auto& s : scripts) {
     const std::string path = run_dir + "/slurm/" + s.name + ".sbatch";
     write_file_atomic(path, render_sbatch(s.spec));
@@ -252,6 +283,8 @@ Command add_submit_command(CLI::App& t2) {
   app->add_flag("--hold", args->hold, "submit held (release with scontrol release)");
   app->add_option("--launcher", args->launcher, "srun (srun --mpi=pmix) or mpirun")
       ->check(CLI::IsMember({"srun", "mpirun"}));
+  app->add_flag("--rerun-changed", args->rerun_changed,
+                "the jobs recompute what the campaign's edits changed (t2 run --rerun-changed) instead of refusing");
   app->add_option("--t2", args->t2_path, "the t2 binary the jobs run (default: this one)");
   return {app, [args]() -> int { return run_submit(*args); }};
 }

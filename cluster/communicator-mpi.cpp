@@ -114,7 +114,7 @@ void arrive_all(MPI_Comm comm, const Deadline& deadline, const std::string& what
 class MpiCommunicator final : public Communicator {
  public:
   MpiCommunicator(MPI_Comm owned, const MpiCommunicatorOptions& opt)
-      : comm_(owned), name_(opt.name), chunk_(std::max<size_t>(1, std::min<size_t>(opt.max_chunk_elements, INT32_MAX))) {
+      : comm_(owned), name_(opt.name), default_timeout_(opt.default_timeout), chunk_(std::max<size_t>(1, std::min<size_t>(opt.max_chunk_elements, INT32_MAX))) {
     T2_MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
     T2_MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
     T2_MPI_CHECK(MPI_Comm_size(comm_, &size_));
@@ -123,6 +123,14 @@ class MpiCommunicator final : public Communicator {
     int* ub = nullptr;
     MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &ub, &flag);
     tag_ub_ = flag && ub ? *ub : 32767;
+  }
+
+  // A call that leaves the deadline at its default (timeouts::collective) gets the communicator's
+  // default_timeout (the campaign's timeouts.collective).
+  CollectiveOptions effective(const CollectiveOptions& given) const {
+    CollectiveOptions o = given;
+    if (o.timeout == timeouts::collective) o.timeout = default_timeout_;
+    return o;
   }
 
   ~MpiCommunicator() override {
@@ -145,7 +153,8 @@ class MpiCommunicator final : public Communicator {
   std::string backend() const override { return "mpi"; }
   MPI_Comm comm() const { return comm_; }
 
-  void all_reduce(BufferView buf, ReduceOp op, const CollectiveOptions& opt) override {
+  void all_reduce(BufferView buf, ReduceOp op, const CollectiveOptions& given) override {
+    const CollectiveOptions opt = effective(given);
     const std::string what = fmt::format("all_reduce({}, {} x {})", op_name(op), buf.count, dtype_name(buf.dtype));
     prepare(what, buf);
     const Deadline deadline = Deadline::after(opt.timeout);
@@ -161,7 +170,8 @@ class MpiCommunicator final : public Communicator {
     }
   }
 
-  void all_gather(BufferView send, BufferView recv, const CollectiveOptions& opt) override {
+  void all_gather(BufferView send, BufferView recv, const CollectiveOptions& given) override {
+    const CollectiveOptions opt = effective(given);
     const std::string what = fmt::format("all_gather({} x {})", send.count, dtype_name(send.dtype));
     prepare(what, send);
     prepare(what, recv);
@@ -200,7 +210,8 @@ class MpiCommunicator final : public Communicator {
     }
   }
 
-  void broadcast(BufferView buf, int root, const CollectiveOptions& opt) override {
+  void broadcast(BufferView buf, int root, const CollectiveOptions& given) override {
+    const CollectiveOptions opt = effective(given);
     const std::string what = fmt::format("broadcast({} x {}, root {})", buf.count, dtype_name(buf.dtype), root);
     prepare(what, buf);
     T2_CHECK(root >= 0 && root < size_, "{} on group '{}' of size {}: root out of range", what, name_, size_);
@@ -216,7 +227,8 @@ class MpiCommunicator final : public Communicator {
     }
   }
 
-  void send(BufferView buf, int peer, int tag, const CollectiveOptions& opt) override {
+  void send(BufferView buf, int peer, int tag, const CollectiveOptions& given) override {
+    const CollectiveOptions opt = effective(given);
     const std::string what = fmt::format("send({} x {}, tag {})", buf.count, dtype_name(buf.dtype), tag);
     prepare(what, buf);
     check_peer(what, peer, tag);
@@ -233,7 +245,8 @@ class MpiCommunicator final : public Communicator {
     }
   }
 
-  void recv(BufferView buf, int peer, int tag, const CollectiveOptions& opt) override {
+  void recv(BufferView buf, int peer, int tag, const CollectiveOptions& given) override {
+    const CollectiveOptions opt = effective(given);
     const std::string what = fmt::format("recv({} x {}, tag {})", buf.count, dtype_name(buf.dtype), tag);
     prepare(what, buf);
     check_peer(what, peer, tag);
@@ -249,7 +262,8 @@ class MpiCommunicator final : public Communicator {
     }
   }
 
-  void barrier(const CollectiveOptions& opt) override {
+  void barrier(const CollectiveOptions& given) override {
+    const CollectiveOptions opt = effective(given);
     prepare("barrier", BufferView{});
     const Deadline deadline = Deadline::after(opt.timeout);
     MPI_Request req;
@@ -315,6 +329,7 @@ class MpiCommunicator final : public Communicator {
 
   MPI_Comm comm_;
   std::string name_;
+  Seconds default_timeout_;
   size_t chunk_;
   int rank_ = 0, size_ = 1, world_rank_ = 0, tag_ub_ = 32767;
   bool broken_ = false;

@@ -25,6 +25,9 @@ struct MpiCommunicatorOptions {
   std::string name = "world";            // the group's name in error messages
   size_t max_chunk_elements = INT32_MAX; // lower it only to test the chunking path
   Seconds setup_timeout{120};            // deadline for creating a sub-group (all members must arrive)
+  // Replaces the deadline of calls that leave CollectiveOptions at its default (timeouts::collective):
+  // the campaign's timeouts.collective.
+  Seconds default_timeout = timeouts::collective;
 };
 
 // MPI_COMM_WORLD (duplicated, so t2's traffic never matches anyone else's). Calls mpi_init().

@@ -1,7 +1,11 @@
 #include "cluster/mpi-runtime.h"
 
 #include <sched.h>
+#include <unistd.h>
 
+#include <chrono>
+
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -14,11 +18,23 @@ namespace t2 {
 namespace {
 int g_thread_level = -1;
 
+// MPI_Finalize waits for every rank; a peer that is stopped or hung would hold this one forever. A
+// watchdog ends the process (exit code 3) when the finalize takes longer than kFinalizeDeadline, and
+// mpirun / srun then take the job down with a non-zero status.
+constexpr int kFinalizeDeadlineSeconds = 60;
+
 void finalize_at_exit() {
   int init = 0, fin = 0;
   MPI_Initialized(&init);
   MPI_Finalized(&fin);
-  if (init && !fin) MPI_Finalize();
+  if (!init || fin) return;
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::seconds(kFinalizeDeadlineSeconds));
+    const char msg[] = "t2: MPI_Finalize did not return within 60 s (a peer rank is gone or hung): exiting\n";
+    [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
+    std::_Exit(3);
+  }).detach();
+  MPI_Finalize();
 }
 }  // namespace
 
@@ -49,6 +65,13 @@ bool mpi_is_initialized() {
 }
 
 int mpi_thread_level() { return g_thread_level; }
+
+void mpi_abort(int code, const std::string& why) {
+  fmt::print(stderr, "t2: aborting the MPI job (exit {}): {}\n", code, why);
+  std::fflush(stderr);
+  if (mpi_is_initialized()) MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);
+}
 
 int mpi_world_rank() {
   if (!mpi_is_initialized()) return 0;

@@ -1,5 +1,6 @@
 // MPI process setup: initialise once (MPI_THREAD_MULTIPLE when the library offers it, else
-// FUNNELED: only the thread that called mpi_init may call MPI), finalise at exit, world rank/size,
+// FUNNELED: only the thread that called mpi_init may call MPI), finalise at exit (bounded), abort,
+// world rank/size,
 // and T2_MPI_CHECK, which turns an MPI error code into a t2::Error carrying MPI's own message.
 // MPI_COMM_WORLD is switched to MPI_ERRORS_RETURN so that errors reach T2_MPI_CHECK instead of
 // aborting the job inside the library.
@@ -21,6 +22,11 @@ int mpi_thread_level();          // MPI_THREAD_* obtained, or -1 before mpi_init
 int mpi_world_rank();            // 0 when MPI is not initialised
 int mpi_world_size();            // 1 when MPI is not initialised
 std::string mpi_error_string(int code);
+
+// Ends every rank of the job now (MPI_Abort on MPI_COMM_WORLD, or _Exit without MPI) after one line
+// on stderr: for a rank 0 that lost a worker rank, whose MPI_Finalize could otherwise never return.
+// (MPI_Finalize at exit is bounded too: a watchdog ends a process stuck in it after 60 s.)
+[[noreturn]] void mpi_abort(int code, const std::string& why);
 
 // Pacing of a polling loop: spins for the first 200 us (latency of small control messages), then
 // yields, then sleeps a little, so that ranks on an oversubscribed node (more ranks than cores)

@@ -158,10 +158,12 @@ class RoundDriver : public JobDriver {
       settle();
     }
     if (queue_.empty()) return std::nullopt;
-    WorkSpec s = std::move(queue_.front());
+    Pending q = std::move(queue_.front());
     queue_.pop_front();
     ++outstanding_;
-    return s;
+    // Built and packed only now, when the item is handed out: a round of many items (an evaluation
+    // of thousands of batches) holds one shared base payload, not one packed copy per item.
+    return WorkSpec{std::move(q.kind), q.index, q.units, pack_payload(q.build())};
   }
 
   void complete(const WorkSpec& spec, const WorkResult& result) override {
@@ -191,8 +193,13 @@ class RoundDriver : public JobDriver {
   virtual void round_done() = 0;
 
   void push(const std::string& kind, uint64_t units, const Payload& p) {
-    requests_.emplace(next_index_, p.meta);  // take() gets it back without decoding the payload
-    queue_.push_back(WorkSpec{kind, next_index_++, units, pack_payload(p)});
+    auto shared = std::make_shared<const Payload>(p);
+    push_lazy(kind, units, p.meta, [shared] { return *shared; });
+  }
+  // An item whose payload `build` makes when it is handed out; `meta` is what take() gets back.
+  void push_lazy(const std::string& kind, uint64_t units, json meta, std::function<Payload()> build) {
+    requests_.emplace(next_index_, std::move(meta));  // take() gets it back without decoding the payload
+    queue_.push_back(Pending{kind, next_index_++, units, std::move(build)});
   }
   void finish() {
     sh_.store.mark_done(job_.id);
@@ -209,9 +216,14 @@ class RoundDriver : public JobDriver {
   void settle() {
     while (!finished_ && queue_.empty() && outstanding_ == 0) round_done();
   }
+  struct Pending {
+    std::string kind;
+    uint64_t index = 0, units = 0;
+    std::function<Payload()> build;
+  };
   bool started_ = false;
   mutable bool finished_ = false, checked_store_ = false;
-  std::deque<WorkSpec> queue_;
+  std::deque<Pending> queue_;
   std::map<uint64_t, json> requests_;  // metadata of the items handed out and not yet answered
   int outstanding_ = 0;
   uint64_t next_index_ = 0;
@@ -262,14 +274,19 @@ class EvaluateDriver : public RoundDriver {
     auto reader = sh_.store.reader();
     auto missing = reader.missing_eval_batches(job_.id, batches);
     done_units_ = n_;
+    auto shared = std::make_shared<const Payload>(std::move(base));  // one copy of z for every batch
     for (int64_t b : missing) {
-      Payload p = base;
       std::vector<int64_t> idx;
       for (int64_t i = b * bs; i < std::min(n_, (b + 1) * bs); ++i) idx.push_back(i);
       done_units_ -= static_cast<int64_t>(idx.size());
-      p.meta["indices"] = idx;
-      p.meta["batch"] = b;
-      push("generate", idx.size(), p);
+      json meta = shared->meta;
+      meta["indices"] = idx;
+      meta["batch"] = b;
+      push_lazy("generate", idx.size(), meta, [shared, meta] {
+        Payload p = *shared;
+        p.meta = meta;
+        return p;
+      });
     }
   }
 

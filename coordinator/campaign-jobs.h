@@ -11,6 +11,8 @@
 //                      record after each; the final best α is the result
 //   evaluate           `generate` items of batch_size test examples; each batch is written as it
 //                      arrives; metrics and DONE at the end
+// Payloads are built and packed when an item is handed out, not when its round is planned: the
+// batches of an evaluation share one base payload (the adaptation's z) instead of one packed copy each.
 // Item composition never depends on the number of worker groups (fixed shard and chunk sizes, sums
 // in shard order), so one process, `mpirun -np N` and a resumed run produce the same numbers on CPU.
 // Torch-free.

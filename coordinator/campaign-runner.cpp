@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
+#include <optional>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -13,16 +15,19 @@
 #include "cluster/communicator-nccl.h"
 #include "cluster/mpi-channel.h"
 #include "cluster/mpi-runtime.h"
+#include "cluster/shared-dir-check.h"
 #include "cluster/signals.h"
 #include "cluster/slurm-client.h"
 #include "cluster/world-layout.h"
 #include "coordinator/campaign-data.h"
+#include "coordinator/campaign-freeze.h"
 #include "coordinator/campaign-jobs.h"
 #include "coordinator/progress.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/status-server-metrics.h"
 #include "coordinator/status-server.h"
 #include "workers/device-info.h"
+#include "coordinator/work-deadlines.h"
 #include "workers/work-executor.h"
 #include "coordinator/work-transport-mpi.h"
 #include "coordinator/work-transport-threads.h"
@@ -42,8 +47,34 @@ namespace {
 struct Preempted {
   int signal = 0;
 };
+// Thrown from the tick when a worker group was declared hung or unreachable: the run ends promptly
+// (its rank may never answer again) and a rerun, or the Slurm requeue, resumes.
+struct GroupLost {};
 
 const Seconds kWorkerIdle{24 * 3600};
+
+// SIGUSR1 asks for a requeue (bounded by max_restarts); SIGTERM is a cancellation. Never throws:
+// a failed `scontrol requeue` is logged and the start ends as not requeued.
+RequeueDecision requeue_after_signal(int signal, int max_restarts, Seconds slurm_timeout) {
+  RequeueDecision d;
+  if (signal != SIGUSR1) {
+    d.why = fmt::format("signal {} ({}): cancelled, stopping without requeue", signal,
+                        signal == SIGTERM ? "SIGTERM from scancel / t2 cancel" : "not a preemption warning");
+    spdlog::warn("{}", d.why);
+    return d;
+  }
+  try {
+    SlurmClientOptions so;
+    so.timeout = slurm_timeout;
+    SlurmClient client(so);
+    d = requeue_self(client, WorldLayout::process_env(), max_restarts);
+  } catch (const std::exception& e) {
+    d.requeued = false;
+    d.why = std::string("requeue failed: ") + e.what();
+  }
+  spdlog::warn("{}", d.why);
+  return d;
+}
 
 int campaign_tp(const Campaign& c) {
   int tp = 1;
@@ -116,11 +147,15 @@ void check_same_snapshots(const Campaign& c) {
   }
 }
 
+// `lost` (when given) gets one line per worker group declared hung or unreachable: its rank may never
+// reach MPI_Finalize, so the caller ends the job with MPI_Abort instead.
 int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, WorkTransport& transport,
-               const CampaignRunOptions& o) {
+               const CampaignRunOptions& o, std::vector<std::string>* lost = nullptr) {
   make_dirs(c.output);
-  auto store = results::RunStore::open_for_write(c.output, run_meta(c, layout));
+  auto store = results::RunStore::open_for_write(c.output, run_meta(c, layout),
+                                                 Deadline::after(timeout_of(c, "file_lock", timeouts::file_lock)));
   log_to_run_dir(c.output, "coordinator");
+  if (auto line = settle_campaign_changes(c, plan, o.rerun_changed); !line.empty()) spdlog::warn("{}", line);
   CampaignTasks tasks(c);
   // code tasks stop here, before any job starts, when the sandbox cannot isolate them (exit 2)
   for (const auto& t : c.tasks) {
@@ -149,9 +184,15 @@ int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, W
 
   SchedulerOptions so;
   so.item_timeout = timeout_of(c, "control_message", timeouts::control_message);
+  const WorkDeadlines deadlines = WorkDeadlines::from_campaign(c);  // per kind of work, heartbeats restart them
+  so.item_deadline = [deadlines](const std::string& job_kind, const std::string& item_kind) {
+    return deadlines.of(job_kind, item_kind);
+  };
+  so.load_timeout = deadlines.load;
   so.on_incident = [](const std::string& line) { spdlog::warn("{}", line); };
   so.on_tick = [&] {
     if (preemption_requested()) throw Preempted{preemption_signal()};
+    if (sched_ptr && sched_ptr->unresponsive_groups() > 0) throw GroupLost{};
     draw(false);
   };
   Scheduler sched(std::move(jobs), group_ranks, so);
@@ -170,18 +211,43 @@ int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, W
   spdlog::info("campaign {}: {} jobs, {} worker group(s) of tp {}, run directory {}", c.name, plan.jobs.size(),
                transport.groups(), layout.tp(), c.output);
   int rc = 1;
-  bool preempted = false;
+  bool preempted = false, group_lost = false;
   try {
     rc = sched.run(transport);
+  } catch (const GroupLost&) {
+    group_lost = true;
+    rc = 1;
+    spdlog::error("a worker group is lost (see the incident above): stopping the campaign; everything finished so "
+                  "far is saved in {} and a rerun resumes from it", c.output);
   } catch (const Preempted& p) {
     preempted = true;
     spdlog::warn("signal {} received: stopping; everything finished so far is saved in {}", p.signal, c.output);
+    for (const auto& g : sched.snapshot().groups)  // what each rank was doing (a dead peer ends the job too)
+      if (g.state != GroupState::idle)
+        spdlog::warn("  at the stop: group {} (rank {}) {}: {}", g.group, g.rank, group_state_name(g.state), g.current);
   }
   draw(true);
-  transport.shutdown(Deadline::after(Seconds(30)));
+  // USR1 (time limit, preemption): requeue FIRST, so that nothing in the shutdown below can skip it;
+  // Slurm then ends this start. SIGTERM (scancel, t2 cancel): stop cleanly, never requeue.
+  std::optional<RequeueDecision> requeue;
+  if (preempted || (group_lost && WorldLayout::process_env().count("SLURM_JOB_ID")))  // lost: requeued like USR1
+    requeue = requeue_after_signal(preempted ? preemption_signal() : SIGUSR1, o.max_restarts,
+                                   timeout_of(c, "slurm_command", timeouts::slurm_command));
+  try {
+    transport.shutdown(Deadline::after(Seconds(30)));
+  } catch (const std::exception& e) {
+    spdlog::error("releasing the worker groups failed: {}", e.what());
+    if (rc == 0) rc = 1;
+  }
   if (server) server->stop();
 
   auto snap = sched.snapshot();
+  for (const auto& g : snap.groups)
+    spdlog::info("group {} (rank {}): {}, {} item(s), {} heartbeat(s), longest item {:.1f} s", g.group, g.rank,
+                 group_state_name(g.state), g.items_done, g.heartbeats, g.longest_item_seconds);
+  for (const auto& g : snap.groups)
+    if (g.state == GroupState::unresponsive && lost)
+      lost->push_back(fmt::format("group {} (rank {}), last request: {}", g.group, g.rank, g.current));
   std::map<std::string, int> counts;
   for (const auto& j : snap.jobs) {
     counts[job_state_name(j.state)]++;
@@ -200,14 +266,23 @@ int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, W
   std::cerr << "campaign " << c.name << ": " << summary << "; results in " << c.output << " (t2 table " << c.output
             << ")\n";
 
-  if (preempted) {
-    SlurmClient client;
-    auto d = requeue_self(client, WorldLayout::process_env(), o.max_restarts);
-    spdlog::warn("{}", d.why);
-    return d.requeued ? 0 : 1;
-  }
+  if (preempted) return requeue && requeue->requeued ? 0 : 1;
   if (rc == 0) store.finish_run();
   return rc;
+}
+
+// Rank 0's text on every rank (bounded: a TimeoutError when a rank does not arrive).
+std::string broadcast_from_rank0(std::string text, Seconds timeout) {
+  const Deadline deadline = Deadline::after(timeout);
+  uint64_t n = text.size();
+  MPI_Request req;
+  MPI_Ibcast(&n, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD, &req);
+  T2_CHECK_AS(TimeoutError, mpi_wait_until(req, deadline), "rank 0's verdict on the campaign did not arrive in time");
+  text.resize(n);
+  if (n == 0) return text;
+  MPI_Ibcast(text.data(), static_cast<int>(n), MPI_CHAR, 0, MPI_COMM_WORLD, &req);
+  T2_CHECK_AS(TimeoutError, mpi_wait_until(req, deadline), "rank 0's verdict on the campaign did not arrive in time");
+  return text;
 }
 
 }  // namespace
@@ -244,15 +319,33 @@ int run_campaign(const std::string& file, const CampaignRunOptions& o) {
               "with NCCL, see scripts/gpu-build), or run with device: cpu",
               c.file, layout.tp());
 
+  // Edits that would mix with results: rank 0 decides before anything starts and every rank exits 2
+  // with its message (workers must not judge a run directory that rank 0 may already be writing).
+  std::string refusal;
+  if (layout.world_rank() == 0) {
+    try {
+      check_campaign_changes(c, plan, o.rerun_changed);
+    } catch (const UsageError& e) {
+      refusal = e.what();
+    }
+  }
+  if (layout.world_size() > 1)
+    refusal = broadcast_from_rank0(refusal, timeout_of(c, "control_message", timeouts::control_message));
+  if (!refusal.empty()) throw UsageError(refusal);
+
   if (layout.world_size() == 1) {
     WorkExecutor exec(c, c.output, ExecutorPlacement{nullptr, layout.device(), true});
     ThreadTransport transport(1, [&](const WorkItem& item, ThreadTransport::Context&) { return exec.execute(item); });
     return coordinate(c, plan, layout, transport, o);
   }
 
+  // Every rank must see rank 0's run directory (docs/cluster.md): a clear error now, not a missing
+  // SVD file on some node later.
+  check_shared_directory(c.output, timeout_of(c, "control_message", timeouts::control_message));
   MpiChannel chan(MPI_COMM_WORLD);
   MpiCommunicatorOptions co;
   co.name = "tp group";
+  co.default_timeout = timeout_of(c, "collective", timeouts::collective);
   // the group's control plane (work items, shutdown) is MPI; its tensors go over NCCL when on CUDA
   std::unique_ptr<Communicator> group =
       make_mpi_communicator_split(MPI_COMM_WORLD, layout.group_of(), layout.tp_rank(), co);
@@ -276,9 +369,17 @@ int run_campaign(const std::string& file, const CampaignRunOptions& o) {
       };
     }
     int rc;
+    std::vector<std::string> lost;
     {
       MpiWorkTransport transport(chan, layout, local);
-      rc = coordinate(c, plan, layout, transport, o);
+      rc = coordinate(c, plan, layout, transport, o, &lost);
+    }
+    if (!lost.empty()) {
+      // A hung or stopped rank never reaches MPI_Finalize and would hold every other rank in it: end
+      // the whole job now; everything finished is saved and a rerun resumes from it.
+      for (const auto& l : lost) spdlog::error("lost worker {}", l);
+      spdlog::default_logger()->flush();
+      mpi_abort(rc == 0 ? 1 : rc, fmt::format("{} worker group(s) lost: {}", lost.size(), fmt::join(lost, "; ")));
     }
     if (layout.coordinator_works()) group_shutdown(group.get(), Seconds(60));
     return rc;

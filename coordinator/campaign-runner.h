@@ -5,9 +5,14 @@
 // stop. An existing run directory is resumed: finished jobs are skipped, training continues from its
 // last checkpoint, searches from their last generation, evaluations from their missing batches.
 //
-// SIGUSR1 / SIGTERM (Slurm's warning before the time limit, preemption): rank 0 stops handing out
-// work, lets the items in flight finish or be abandoned (everything written so far is complete),
-// releases the workers and, under Slurm, requeues its own job (bounded by max_restarts).
+// The campaign is frozen in the run directory at its first start and every job's parameters are
+// recorded (coordinator/campaign-freeze.h): a rerun whose edits touch jobs with results exits 2
+// listing them, unless `rerun_changed`.
+//
+// SIGUSR1 (Slurm's warning before the time limit, or preemption): rank 0 stops handing out work,
+// requeues its own job at once (bounded by max_restarts; before the shutdown, so nothing in it can
+// skip the requeue), then releases the workers; everything written so far is complete.
+// SIGTERM (scancel, t2 cancel): the same stop, without requeue.
 #pragma once
 
 #include <string>
@@ -21,6 +26,7 @@ struct CampaignRunOptions {
   bool progress = true;         // one live display on a terminal, periodic lines otherwise
   double progress_every_s = 30; // seconds between progress lines when stderr is not a terminal
   int max_restarts = 3;         // Slurm self-requeues after a preemption signal
+  bool rerun_changed = false;   // recompute jobs whose parameters changed (coordinator/campaign-freeze.h)
 };
 
 // Returns the exit code: 0 when every job finished, 1 when some failed or were skipped, or when the

@@ -93,7 +93,7 @@ Scheduler::Scheduler(std::vector<JobSpec> jobs, std::vector<int> group_ranks, Sc
     g.rank = r;
     groups_.push_back(g);
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   refresh_states();
 }
 
@@ -194,7 +194,7 @@ int Scheduler::pick_job(const std::string& model) {
 }
 
 std::optional<WorkItem> Scheduler::assign(int g, Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   T2_CHECK(g >= 0 && g < static_cast<int>(groups_.size()), "no worker group {}", g);
   Group& G = groups_[g];
   if (G.state != GroupState::idle) return std::nullopt;
@@ -202,14 +202,16 @@ std::optional<WorkItem> Scheduler::assign(int g, Clock::time_point now) {
   if (j < 0 && (G.model.empty() || !model_may_get_work(G.model))) {
     // Switch (or first load): the model with work that the fewest other groups hold; ties go to the
     // earliest job, so the choice depends only on the state.
+    // O(groups + jobs): the other responsive groups per model once, then one pass over the jobs.
+    std::map<std::string, int> holders;
+    for (size_t o = 0; o < groups_.size(); ++o)
+      if (static_cast<int>(o) != g && groups_[o].state != GroupState::unresponsive && !groups_[o].model.empty())
+        ++holders[groups_[o].model];
     int best_count = INT_MAX;
-    for (size_t jj = 0; jj < jobs_.size(); ++jj) {
+    for (size_t jj = 0; jj < jobs_.size() && best_count > 0; ++jj) {
       if (!job_has_work(static_cast<int>(jj))) continue;
-      int count = 0;
-      for (size_t o = 0; o < groups_.size(); ++o)
-        if (static_cast<int>(o) != g && groups_[o].state != GroupState::unresponsive &&
-            groups_[o].model == jobs_[jj].spec.model)
-          ++count;
+      auto h = holders.find(jobs_[jj].spec.model);
+      const int count = h == holders.end() ? 0 : h->second;
       if (count < best_count) {
         best_count = count;
         j = static_cast<int>(jj);
@@ -230,7 +232,8 @@ std::optional<WorkItem> Scheduler::assign(int g, Clock::time_point now) {
   item.attempt = attempt;
   item.units = spec.units;
   item.payload = spec.payload;
-  if (G.model != item.model) {
+  const bool loads = G.model != item.model;
+  if (loads) {
     ++model_loads_;
     ++G.model_loads;
     if (!G.model.empty()) ++model_switches_;
@@ -246,8 +249,10 @@ std::optional<WorkItem> Scheduler::assign(int g, Clock::time_point now) {
   f.group = g;
   f.spec = std::move(spec);
   f.attempt = attempt;
-  f.sent = now;
-  f.deadline = now + std::chrono::duration_cast<Clock::duration>(opt_.item_timeout);
+  f.sent = f.last_sign = now;
+  f.timeout = opt_.item_deadline ? opt_.item_deadline(J.spec.kind, spec.kind) : opt_.item_timeout;
+  f.deadline = now + std::chrono::duration_cast<Clock::duration>(f.timeout + (loads ? opt_.load_timeout : Seconds(0)));
+  item.heartbeat_seconds = opt_.heartbeat_fraction * f.timeout.count();
   f.item = item;
   f.item.payload.clear();  // kept for reports only
   in_flight_.emplace(item.id, std::move(f));
@@ -270,7 +275,7 @@ void Scheduler::item_failed(const InFlight& f, const std::string& why) {
 }
 
 void Scheduler::on_result(const WorkResult& r, Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   auto it = in_flight_.find(r.item_id);
   if (it == in_flight_.end()) {
     // The answer to an item whose deadline passed (it was requeued): drop it, but a group that answers
@@ -290,6 +295,7 @@ void Scheduler::on_result(const WorkResult& r, Clock::time_point now) {
   Group& G = groups_[f.group];
   G.state = GroupState::idle;
   G.busy_seconds += seconds_between(f.sent, now);
+  G.longest_item_seconds = std::max(G.longest_item_seconds, seconds_between(f.sent, now));
   Job& J = jobs_[f.job];
   --J.in_flight;
   if (r.ok) {
@@ -322,16 +328,37 @@ void Scheduler::lose_group(int g, const std::string& why) {
 }
 
 void Scheduler::on_deadline(int g, Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   Group& G = groups_[g];
   auto it = in_flight_.find(G.current_item);
   if (G.state != GroupState::busy || it == in_flight_.end() || it->second.deadline > now) return;
-  lose_group(g, fmt::format("{} did not answer within {:.1f} s (job {}, last request: {})", group_name(g),
-                            opt_.item_timeout.count(), it->second.item.job, G.last_request));
+  const InFlight& f = it->second;
+  lose_group(g, fmt::format("{} did not answer within {:.1f} s: hung (no result and no heartbeat for the deadline of "
+                            "a {} item of a {} job; job {}, item #{} dispatched {:.1f} s ago, {} heartbeat(s) so far; "
+                            "last request: {})",
+                            group_name(g), seconds_between(f.last_sign, now), f.item.kind, jobs_[f.job].spec.kind,
+                            f.item.job, f.item.index, seconds_between(f.sent, now), G.heartbeats, G.last_request));
+}
+
+int Scheduler::unresponsive_groups() const {
+  HeldLock lock(*this);
+  int n = 0;
+  for (const auto& G : groups_) n += G.state == GroupState::unresponsive;
+  return n;
+}
+
+void Scheduler::on_heartbeat(int g, uint64_t item_id, Clock::time_point now) {
+  HeldLock lock(*this);
+  auto it = in_flight_.find(item_id);
+  if (it == in_flight_.end() || it->second.group != g) return;  // late: the item was answered or requeued
+  InFlight& f = it->second;
+  ++groups_[g].heartbeats;
+  f.last_sign = now;
+  f.deadline = std::max(f.deadline, now + std::chrono::duration_cast<Clock::duration>(f.timeout));
 }
 
 void Scheduler::on_send_failure(int g, const std::string& why) {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   Group& G = groups_[g];
   auto it = in_flight_.find(G.current_item);
   if (G.state != GroupState::busy || it == in_flight_.end()) return;
@@ -340,7 +367,7 @@ void Scheduler::on_send_failure(int g, const std::string& why) {
 }
 
 std::vector<int> Scheduler::overdue_groups(Clock::time_point now) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   std::vector<int> out;
   for (const auto& [id, f] : in_flight_)
     if (f.deadline <= now) out.push_back(f.group);
@@ -349,7 +376,7 @@ std::vector<int> Scheduler::overdue_groups(Clock::time_point now) const {
 }
 
 bool Scheduler::resolve_stalls() {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   bool changed = false;
   bool any_responsive = false;
   for (const auto& G : groups_) any_responsive |= G.state != GroupState::unresponsive;
@@ -385,24 +412,24 @@ bool Scheduler::finished_locked() const {
 }
 
 bool Scheduler::finished() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   return finished_locked();
 }
 
 int Scheduler::exit_code() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   for (const auto& j : jobs_)
     if (j.state != JobState::done) return static_cast<int>(ExitCode::runtime_failure);
   return 0;
 }
 
 std::vector<std::string> Scheduler::dispatch_log() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   return dispatch_log_;
 }
 
 SchedulerSnapshot Scheduler::snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  HeldLock lock(*this);
   SchedulerSnapshot s;
   for (const auto& j : jobs_) {
     JobStatus st;
@@ -433,6 +460,8 @@ SchedulerSnapshot Scheduler::snapshot() const {
     gs.items_done = G.items_done;
     gs.model_loads = G.model_loads;
     gs.busy_seconds = G.busy_seconds;
+    gs.heartbeats = G.heartbeats;
+    gs.longest_item_seconds = G.longest_item_seconds;
     s.groups.push_back(std::move(gs));
   }
   s.incidents = incidents_;
@@ -442,6 +471,9 @@ SchedulerSnapshot Scheduler::snapshot() const {
   s.items_completed = items_completed_;
   s.finished = finished_locked();
   s.elapsed_seconds = seconds_between(started_, Clock::now());
+  s.lock_holds = lock_holds_;
+  s.lock_hold_mean_us = lock_holds_ ? lock_hold_total_us_ / static_cast<double>(lock_holds_) : 0.0;
+  s.lock_hold_max_us = lock_hold_max_us_;
   return s;
 }
 
@@ -451,7 +483,7 @@ int Scheduler::run(WorkTransport& transport) {
   auto flush = [&] {
     std::vector<std::string> lines;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      HeldLock lock(*this);
       lines.swap(pending_incidents_);
     }
     if (opt_.on_incident)
@@ -472,14 +504,14 @@ int Scheduler::run(WorkTransport& transport) {
     Clock::time_point wake = now + std::chrono::duration_cast<Clock::duration>(opt_.poll_interval);
     bool any_in_flight;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      HeldLock lock(*this);
       any_in_flight = !in_flight_.empty();
       for (const auto& [id, f] : in_flight_) wake = std::min(wake, f.deadline);
     }
     if (!any_in_flight) {
       // Nothing running and nothing assignable: fail what can never progress rather than wait.
       if (!resolve_stalls()) {
-        std::lock_guard<std::mutex> lock(mu_);
+        HeldLock lock(*this);
         for (size_t j = 0; j < jobs_.size(); ++j)
           fail_job(static_cast<int>(j), "the scheduler found no work to run and none in flight");
         refresh_states();
@@ -487,9 +519,15 @@ int Scheduler::run(WorkTransport& transport) {
       flush();
       continue;
     }
+    auto take = [&](const WorkResult& r) {
+      if (r.heartbeat)
+        on_heartbeat(r.group, r.item_id, Clock::now());
+      else
+        on_result(r, Clock::now());
+    };
     if (auto r = transport.poll(Deadline::at(wake))) {
-      on_result(*r, Clock::now());
-      while (auto more = transport.poll(Deadline::at(Clock::now()))) on_result(*more, Clock::now());
+      take(*r);
+      while (auto more = transport.poll(Deadline::at(Clock::now()))) take(*more);
     }
     const auto after = Clock::now();
     for (int g : overdue_groups(after)) on_deadline(g, after);
@@ -499,7 +537,7 @@ int Scheduler::run(WorkTransport& transport) {
   try {
     transport.shutdown(Deadline::after(opt_.shutdown_timeout));
   } catch (const std::exception& e) {
-    std::lock_guard<std::mutex> lock(mu_);
+    HeldLock lock(*this);
     incident(std::string("worker shutdown: ") + e.what());
   }
   flush();
@@ -531,7 +569,9 @@ nlohmann::json scheduler_snapshot_json(const SchedulerSnapshot& s) {
                       {"request", g.current},
                       {"items_done", g.items_done},
                       {"model_loads", g.model_loads},
-                      {"busy_seconds", g.busy_seconds}});
+                      {"busy_seconds", g.busy_seconds},
+                      {"heartbeats", g.heartbeats},
+                      {"longest_item_seconds", g.longest_item_seconds}});
   return {{"jobs", jobs},
           {"groups", groups},
           {"incidents", s.incidents},
@@ -540,7 +580,10 @@ nlohmann::json scheduler_snapshot_json(const SchedulerSnapshot& s) {
           {"items_dispatched", s.items_dispatched},
           {"items_completed", s.items_completed},
           {"finished", s.finished},
-          {"elapsed_seconds", s.elapsed_seconds}};
+          {"elapsed_seconds", s.elapsed_seconds},
+          {"lock_holds", s.lock_holds},
+          {"lock_hold_mean_us", s.lock_hold_mean_us},
+          {"lock_hold_max_us", s.lock_hold_max_us}};
 }
 
 }  // namespace t2

@@ -6,8 +6,11 @@
 //   - model affinity: a group takes items for the model it has loaded; it switches only when no job
 //     of that model can still produce work, and then to the model with work that the fewest groups
 //     have loaded (ties: the earliest job);
-//   - deadlines: an item not answered within its deadline is reported with the group, its rank, the
-//     job and the request, the group is marked unresponsive, and the item is requeued elsewhere;
+//   - deadlines per kind of work (SchedulerOptions::item_deadline; coordinator/work-deadlines.h): an
+//     item's deadline runs from its dispatch (plus load_timeout when the group must load its model)
+//     and every heartbeat of the busy group restarts it, so a slow group that is alive is never taken
+//     for hung; an item whose group stays silent for its kind's deadline is reported with the group,
+//     its rank, the job and the request, the group is marked unresponsive, and the item is requeued;
 //   - bounded retries: an item that failed (worker exception or deadline) max_attempts times fails
 //     its job; the other jobs go on. The exit code is 0 only when every job finished.
 // The decisions depend only on the order of events (results, deadlines) and never on timing
@@ -45,7 +48,12 @@ const char* job_state_name(JobState s);
 const char* group_state_name(GroupState s);
 
 struct SchedulerOptions {
-  Seconds item_timeout = timeouts::control_message;  // one item's deadline from its dispatch
+  Seconds item_timeout = timeouts::control_message;  // one item's deadline, when item_deadline is unset
+  // The deadline of one item by the kind of its job and its own kind ("evaluate", "generate").
+  std::function<Seconds(const std::string& job_kind, const std::string& item_kind)> item_deadline;
+  Seconds load_timeout{0};                           // added when the item makes its group load a model
+  // Busy groups send a heartbeat every heartbeat_fraction x the item's deadline (0: none asked for).
+  double heartbeat_fraction = 0.25;
   int max_attempts = 3;
   Seconds poll_interval{0.25};                       // how often run() wakes without results
   Seconds shutdown_timeout{10};
@@ -74,6 +82,8 @@ struct GroupStatus {
   uint64_t items_done = 0;
   int model_loads = 0;
   double busy_seconds = 0;
+  uint64_t heartbeats = 0;
+  double longest_item_seconds = 0;   // dispatch to result, the longest answered item
 };
 
 struct SchedulerSnapshot {
@@ -84,6 +94,9 @@ struct SchedulerSnapshot {
   uint64_t items_dispatched = 0, items_completed = 0;
   bool finished = false;
   double elapsed_seconds = 0;
+  // How long the scheduler's lock was held (every public call takes it): count, mean, maximum.
+  uint64_t lock_holds = 0;
+  double lock_hold_mean_us = 0, lock_hold_max_us = 0;
 };
 
 nlohmann::json scheduler_snapshot_json(const SchedulerSnapshot& s);
@@ -103,6 +116,8 @@ class Scheduler {
   // The next item for an idle group, or nullopt when it should wait.
   std::optional<WorkItem> assign(int group, Clock::time_point now);
   void on_result(const WorkResult& result, Clock::time_point now);
+  // A sign of life of the group working on `item_id`: its deadline starts again from `now`.
+  void on_heartbeat(int group, uint64_t item_id, Clock::time_point now);
   // Group `group`'s item passed its deadline: report, mark the group unresponsive, requeue.
   void on_deadline(int group, Clock::time_point now);
   // The transport could not deliver group `group`'s item: treated like a missed deadline (reported,
@@ -116,6 +131,8 @@ class Scheduler {
 
   bool finished() const;
   int exit_code() const;
+  // Worker groups declared hung or unreachable so far (cheap: for a check on every tick).
+  int unresponsive_groups() const;
   SchedulerSnapshot snapshot() const;
   // "g1 <- item 4 job a #3 attempt 1" per dispatch, in order, when options.record_dispatches.
   std::vector<std::string> dispatch_log() const;
@@ -139,13 +156,16 @@ class Scheduler {
     uint64_t items_done = 0;
     int model_loads = 0;
     double busy_seconds = 0;
+    uint64_t heartbeats = 0;
+    double longest_item_seconds = 0;
   };
   struct InFlight {
     int job = -1;
     int group = -1;
     WorkSpec spec;
     int attempt = 1;
-    Clock::time_point sent, deadline;
+    Clock::time_point sent, deadline, last_sign;
+    Seconds timeout{0};                             // the item's kind deadline
     WorkItem item;
   };
 
@@ -162,7 +182,25 @@ class Scheduler {
   bool finished_locked() const;
   std::string group_name(int g) const;
 
+  // The lock with its hold times measured (two clock reads per hold).
+  class HeldLock {
+   public:
+    explicit HeldLock(const Scheduler& s) : s_(s), lock_(s.mu_), t0_(Clock::now()) {}
+    ~HeldLock() {
+      const double us = std::chrono::duration<double, std::micro>(Clock::now() - t0_).count();
+      ++s_.lock_holds_;
+      s_.lock_hold_total_us_ += us;
+      if (us > s_.lock_hold_max_us_) s_.lock_hold_max_us_ = us;
+    }
+
+   private:
+    const Scheduler& s_;
+    std::lock_guard<std::mutex> lock_;
+    Clock::time_point t0_;
+  };
   mutable std::mutex mu_;
+  mutable uint64_t lock_holds_ = 0;
+  mutable double lock_hold_total_us_ = 0, lock_hold_max_us_ = 0;
   SchedulerOptions opt_;
   std::vector<Job> jobs_;
   std::vector<Group> groups_;

@@ -17,6 +17,7 @@ struct WorkItem {
   uint64_t index = 0;     // the driver's number for it within the job (batch, shard, candidate)
   int attempt = 1;        // 1 for the first try
   uint64_t units = 1;     // progress units it covers (examples)
+  double heartbeat_seconds = 0;  // a busy group signs of life this often (0: it need not)
   std::string payload;
 
   // "item 17 (job eval-gsm8k, eval-batch #3, attempt 2, model llama3-8b)"
@@ -30,6 +31,7 @@ struct WorkResult {
   std::string error;      // the worker's exception message when !ok
   std::string payload;
   double seconds = 0;     // time the group spent on it
+  bool heartbeat = false; // not a result: the group is alive and still working on item_id
 };
 
 }  // namespace t2

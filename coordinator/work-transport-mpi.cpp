@@ -10,6 +10,8 @@
 #include "cluster/communicator.h"
 #include "cluster/control-message.h"
 #include "cluster/mpi-channel.h"
+#include "cluster/mpi-runtime.h"
+#include "coordinator/item-heartbeat.h"
 #include "coordinator/work-transport-threads.h"
 #include "core/check.h"
 #include "core/error.h"
@@ -26,7 +28,8 @@ Message item_message(const WorkItem& item) {
   m.request_id = item.id;
   m.job_id = item.job;
   m.kind = item.kind;
-  m.meta = nlohmann::json{{"model", item.model}, {"index", item.index}, {"attempt", item.attempt}, {"units", item.units}}
+  m.meta = nlohmann::json{{"model", item.model}, {"index", item.index}, {"attempt", item.attempt}, {"units", item.units},
+                              {"heartbeat_s", item.heartbeat_seconds}}
                .dump();
   m.add_blob("payload", item.payload.data(), item.payload.size(), DType::u8);
   return m;
@@ -42,6 +45,7 @@ WorkItem item_from_message(const Message& m) {
   item.index = meta.at("index").get<uint64_t>();
   item.attempt = meta.at("attempt").get<int>();
   item.units = meta.at("units").get<uint64_t>();
+  item.heartbeat_seconds = meta.value("heartbeat_s", 0.0);
   const Blob& b = m.blob("payload");
   item.payload.assign(b.bytes.begin(), b.bytes.end());
   return item;
@@ -110,6 +114,13 @@ std::optional<WorkResult> MpiWorkTransport::poll(Deadline deadline) {
     if (local_ && deadline.remaining() < Seconds(0.005)) slice = deadline;
     if (auto got = chan_.recv_any(slice)) {
       const Message& m = got->message;
+      if (m.type == MessageType::heartbeat) {
+        WorkResult r;
+        r.item_id = m.request_id;
+        r.group = layout_.group_of(got->source);
+        r.heartbeat = true;
+        return r;
+      }
       if (m.type != MessageType::reply && m.type != MessageType::error) {
         spdlog::warn("coordinator: ignoring a {} message from rank {}", message_type_name(m.type), got->source);
         continue;
@@ -177,7 +188,23 @@ int run_worker_loop(MpiChannel& chan, const WorldLayout& layout, Communicator* g
     reply.job_id = item.job;
     reply.kind = item.kind;
     try {
-      std::string out = exec(item);
+      std::string out;
+      {
+        // The group's first rank signs of life while it works (a stopped or dead process does not),
+        // from a thread of its own: needs MPI_THREAD_MULTIPLE (else the item's deadline alone applies).
+        std::unique_ptr<ItemHeartbeat> beat;
+        if (leader && item.heartbeat_seconds > 0 && mpi_thread_level() >= MPI_THREAD_MULTIPLE) {
+          Message hb;
+          hb.type = MessageType::heartbeat;
+          hb.request_id = item.id;
+          hb.job_id = item.job;
+          hb.kind = item.kind;
+          beat = std::make_unique<ItemHeartbeat>(Seconds(item.heartbeat_seconds), [&chan, hb] {
+            chan.send(hb, 0, Deadline::after(timeouts::control_message));
+          });
+        }
+        out = exec(item);
+      }
       reply.type = MessageType::reply;
       reply.add_blob("payload", out.data(), out.size(), DType::u8);
       reply.meta = nlohmann::json{{"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}}

@@ -13,6 +13,18 @@ bool ThreadTransport::Context::sleep_for(Seconds d) const {
   return !owner->stop_cv_.wait_for(lock, d, [this] { return owner->stop_.load(); });
 }
 
+void ThreadTransport::Context::heartbeat() const {
+  WorkResult r;
+  r.item_id = item_id;
+  r.group = group;
+  r.heartbeat = true;
+  {
+    std::lock_guard<std::mutex> lock(owner->out_mu_);
+    owner->outbox_.push_back(std::move(r));
+  }
+  owner->out_cv_.notify_one();
+}
+
 ThreadTransport::ThreadTransport(int groups, Executor executor) : executor_(std::move(executor)) {
   T2_CHECK(groups >= 1, "an in-process transport needs at least one group, got {}", groups);
   for (int g = 0; g < groups; ++g) groups_.push_back(std::make_unique<Group>());
@@ -45,6 +57,7 @@ void ThreadTransport::loop(int g) {
     WorkResult r;
     r.item_id = item.id;
     r.group = g;
+    ctx.item_id = item.id;
     const auto t0 = Clock::now();
     try {
       r.payload = executor_(item, ctx);

@@ -25,6 +25,10 @@ class ThreadTransport : public WorkTransport {
     bool stopping() const;
     // Sleeps up to `d`, returning early (false) when the transport shuts down.
     bool sleep_for(Seconds d) const;
+    // A sign of life for the item being executed (the scheduler restarts its deadline); executors
+    // that run long call it every item.heartbeat_seconds.
+    void heartbeat() const;
+    uint64_t item_id = 0;      // the item being executed
     ThreadTransport* owner = nullptr;
   };
   // Returns the result payload; a throw becomes a failed result with the exception's message.

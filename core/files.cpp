@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -32,9 +33,25 @@ void fsync_path(const std::string& path) {
   T2_CHECK_ERRNO(rc == 0, "fsync '{}'", path);
 }
 
+namespace {
+// The host's name as one path-safe word: temporary names are "<path>.tmp.<host>-<pid>.<n>", unique
+// across the hosts that share a run directory (pids repeat from host to host).
+const std::string& host_word() {
+  static const std::string word = [] {
+    char h[256] = {0};
+    if (::gethostname(h, sizeof h - 1) != 0 || !h[0]) return std::string("host");
+    std::string w;
+    for (const char* c = h; *c && *c != '.'; ++c)
+      w += (std::isalnum(static_cast<unsigned char>(*c)) || *c == '-') ? *c : '_';
+    return w.empty() ? std::string("host") : w;
+  }();
+  return word;
+}
+}  // namespace
+
 std::string temp_path_beside(const std::string& path) {
   static std::atomic<unsigned> counter{0};
-  return fmt::format("{}.tmp.{}.{}", path, ::getpid(), counter++);
+  return fmt::format("{}.tmp.{}-{}.{}", path, host_word(), ::getpid(), counter++);
 }
 
 void rename_durable(const std::string& from, const std::string& to) {

@@ -43,8 +43,10 @@ namespace {
 
 const std::vector<std::string> kTopKeys = {"name",   "output", "seed",        "data_dir", "device",
                                            "models", "tasks",  "experiments", "slurm",    "timeouts", "sandbox"};
-const std::vector<std::string> kTimeouts = {"collective",      "control_message", "model_load",
-                                            "sandbox_program", "file_lock",       "slurm_command"};
+// coordinator/work-deadlines.h (the kinds of work), core/deadline.h (the rest); every key takes effect.
+const std::vector<std::string> kTimeouts = {"collective", "control_message", "model_load",       "file_lock",
+                                            "slurm_command", "decompose",   "generate",         "gradient",
+                                            "evaluation_batch", "cem_chunk"};
 const std::vector<std::string> kExperimentCommon = {"name", "kind", "seeds", "depends_on", "exclude"};
 
 std::vector<ParamSpec> model_specs() {

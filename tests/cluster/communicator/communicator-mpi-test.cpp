@@ -126,6 +126,26 @@ TEST(CommunicatorMpi, RecvTimesOutNamingThePeerAndStaysUsable) {
   c->barrier({Seconds(30)});  // still usable after a cancelled recv
 }
 
+// The campaign's timeouts.collective: calls that leave CollectiveOptions at its default take the
+// communicator's default_timeout (0.3 s here, where the built-in default is 300 s).
+TEST(CommunicatorMpi, DefaultDeadlineComesFromTheOptions) {
+  const int me = t2::mpi_world_rank(), n = t2::mpi_world_size();
+  t2::MpiCommunicatorOptions o;
+  o.default_timeout = Seconds(0.3);
+  auto c = t2::make_mpi_communicator(o);
+  if (me == 0) {
+    float x[8];
+    try {
+      c->recv({x, 8, t2::DType::f32, -1}, n - 1, 98);  // default options
+      ADD_FAILURE() << "recv returned although nothing was sent";
+    } catch (const t2::TimeoutError& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("deadline of 0.3 s"), std::string::npos) << m;
+    }
+  }
+  c->barrier({Seconds(30)});
+}
+
 TEST(CommunicatorMpi, GroupCreationTimesOutWhenAMemberIsMissing) {
   const int me = t2::mpi_world_rank(), n = t2::mpi_world_size();
   t2::MpiCommunicatorOptions o;

@@ -118,7 +118,10 @@ TEST_F(Submit, DryRunRendersOneScriptPerShape) {
   EXPECT_EQ(count(out, "#SBATCH --open-mode=append\n"), 2u);
   EXPECT_EQ(count(out, "#SBATCH --comment=t2test\n"), 2u);
   EXPECT_EQ(count(out, "/run/slurm/logs/%x-%A_%a.out\n"), 2u);
-  EXPECT_EQ(count(out, std::string("srun --mpi=pmix ") + kT2 + " run " + campaign), 2u) << out;
+  // the scripts run the campaign frozen in the run directory, never the live file
+  EXPECT_EQ(count(out, std::string("srun --mpi=pmix ") + kT2 + " run " + dir_ + "/run/campaign.frozen.yaml"), 2u)
+      << out;
+  EXPECT_EQ(out.find(" run " + campaign), std::string::npos) << out;
   // each shape keeps only its own models
   EXPECT_NE(out.find("'experiments.eval.models=[small]'"), std::string::npos) << out;
   EXPECT_NE(out.find("'experiments.eval.models=[big]'"), std::string::npos) << out;
@@ -132,7 +135,7 @@ TEST_F(Submit, DryRunArrayOverSeeds) {
   ASSERT_TRUE(r.ok()) << r.describe() << "\n" << r.out << r.err;
   EXPECT_EQ(count(r.out, "#SBATCH --array=0-2\n"), 2u) << r.out;
   EXPECT_EQ(count(r.out, "T2_SEEDS=(3 5 8)\n"), 2u) << r.out;
-  EXPECT_EQ(count(r.out, "\"seed=${T2_SEED}\""), 2u) << r.out;
+  EXPECT_EQ(count(r.out, "/run/seed\"${T2_SEED}\"/campaign.frozen.yaml"), 2u) << r.out;
   EXPECT_EQ(r.out.find("--gpus-per-node"), std::string::npos) << r.out;  // CPU campaign
 }
 

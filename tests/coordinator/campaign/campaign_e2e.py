@@ -10,11 +10,21 @@ two real tasks x every method. Real processes throughout: the t2 binary, mpirun,
   campaign_e2e.py kill   WORK K  `mpirun -np 2` killed with SIGKILL (whole process group) at K random
                                  moments of its progress, resumed each time, then run to the end: same digest
                                  and the same TensorBoard scalars (no step twice, no torn record)
+  campaign_e2e.py rank   WORK SIG  one worker rank of `mpirun -np 3` gets SIGSTOP or SIGKILL once the
+                                 campaign has written results: the job ends non-zero without hanging
+                                 (a stopped rank: the coordinator reports it hung, with its rank, job and
+                                 item, within the item's deadline, and aborts the MPI job), and a rerun
+                                 resumes to the reference digest
+  campaign_e2e.py heartbeat WORK `mpirun -np 3` with 3 s deadlines for every kind of work: busy groups'
+                                 heartbeats keep them alive (none declared hung), results identical
+  campaign_e2e.py unshared WORK  two ranks in different directories with a relative output (no shared
+                                 file system): exit 2 naming the rank that cannot see the run directory
 Env: T2_BIN (the t2 binary), T2_SOURCE_DIR, T2_DATA_DIR (else ../shared beside the sources; missing
 data prints SKIPPED and exits 0 so ctest's skip regex reports it).
 """
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -209,6 +219,125 @@ def kill(work, kills):
     print(f"TensorBoard event files of {len(ref_tb)} jobs: identical to the reference")
 
 
+
+def rank_pid(run, rank):
+    """The pid of the t2 process of MPI rank `rank` running into `run` (from /proc: its environment)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().split(b"\0")
+        except OSError:
+            continue
+        if (env.get(b"T2_E2E_RUN") == run.encode() and env.get(b"OMPI_COMM_WORLD_RANK") == str(rank).encode()
+                and cmd and os.path.basename(cmd[0]) == b"t2"):
+            return int(pid)
+    return None
+
+
+def rank_failure(work, sig_name):
+    """A worker rank stopped or killed mid-campaign: prompt non-zero exit, then an identical resume. The
+    signal is sent once the campaign has written 3 results (paced by progress, not by time)."""
+    data_dir()
+    sig = {"STOP": signal.SIGSTOP, "KILL": signal.SIGKILL}[sig_name]
+    run = os.path.join(work, f"rank-{sig_name.lower()}")
+    shutil.rmtree(run, ignore_errors=True)
+    deadline_s = 20  # every kind of work, and the model load: a silent group is hung after 20 s
+    log = os.path.join(work, f"rank-{sig_name.lower()}.log")
+    with open(log, "w") as out:
+        p = subprocess.Popen([*MPIRUN, "-np", "3", T2, "run", CAMPAIGN, "--no-progress",
+                              f"timeouts.control_message={deadline_s}", f"timeouts.model_load={deadline_s}"],
+                             env=env_for(work, run), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        end, writes, before = time.time() + 600, 0, progress_signature(run)
+        while p.poll() is None and writes < 3 and time.time() < end:
+            time.sleep(0.05)
+            now = progress_signature(run)
+            if now != before:
+                writes, before = writes + 1, now
+        check(p.poll() is None and writes >= 3, f"the campaign did not get going ({writes} writes)")
+        pid = rank_pid(run, 2)
+        check(pid is not None, "no t2 process of rank 2 found")
+        os.kill(pid, sig)
+        t0 = time.time()
+        try:
+            rc = p.wait(timeout=deadline_s + 180)  # the deadline, the abort, and slack for a loaded machine
+        except subprocess.TimeoutExpired:
+            check(False, f"SIG{sig_name} of rank 2: the job did not end within {deadline_s + 180} s\n" +
+                  open(log, errors="replace").read()[-6000:])
+        took = time.time() - t0
+    finally:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        pid2 = rank_pid(run, 2)
+        if pid2:
+            os.kill(pid2, signal.SIGKILL)
+    text = open(log, errors="replace").read()
+    check(rc != 0, f"SIG{sig_name} of rank 2: the job should exit non-zero, got {rc}\n" + text[-6000:])
+    if sig == signal.SIGSTOP:
+        check("group 1 (rank 2) did not answer within" in text and "item #" in text,
+              "the coordinator should report rank 2 hung with its job and item\n" + text[-6000:])
+        check("lost worker group 1 (rank 2)" in text, "the coordinator should abort for the lost rank\n" + text[-6000:])
+        report = [l for l in text.splitlines() if "did not answer within" in l][0]
+    else:
+        report = next((l for l in text.splitlines() if "at the stop: group 1 (rank 2)" in l or "rank 2" in l),
+                      "(no line names rank 2)")
+    print(f"SIG{sig_name} of rank 2 after {writes} writes: exit {rc} after {took:.1f} s; {report.strip()[:300]}")
+    p2 = run_t2(work, run, 3)
+    check(p2.returncode == 0, f"the resumed run exit {p2.returncode}", p2)
+    d = digest(run)
+    check(d == reference(work), f"after SIG{sig_name} of a rank the resumed results differ: {d}", p2)
+    print(f"resumed: identical results ({d})")
+
+
+
+def heartbeat(work):
+    """Deadlines bound silence, not work: `mpirun -np 3` with every kind's deadline (and the model load's)
+    at 3 s, shorter than the campaign's longest items; the busy groups' heartbeats keep them alive, no
+    group is declared hung, and the results equal the reference."""
+    data_dir()
+    run = os.path.join(work, "heartbeat")
+    shutil.rmtree(run, ignore_errors=True)
+    cmd = [*MPIRUN, "-np", "3", T2, "run", CAMPAIGN, "--no-progress", "timeouts.control_message=3",
+           "timeouts.model_load=3"]
+    p = subprocess.run(cmd, env=env_for(work, run), capture_output=True, text=True, timeout=900)
+    text = p.stdout + p.stderr
+    check(p.returncode == 0, f"exit {p.returncode}", p)
+    check("did not answer" not in text, "a busy group that sends heartbeats was declared hung", p)
+    longest = [float(m) for m in re.findall(r"heartbeat\(s\), longest item ([0-9.]+) s", text)]
+    beats = [int(m) for m in re.findall(r"item\(s\), ([0-9]+) heartbeat\(s\)", text)]
+    check(len(longest) == 2 and sum(beats) > 0, "the coordinator should log every group's heartbeats", p)
+    d = digest(run)
+    check(d == reference(work), f"different results: {d}", p)
+    print(f"deadline 3 s, longest items {longest} s, heartbeats {beats}: no group taken for hung, identical results")
+    if max(longest) <= 3:
+        print("note: this machine ran every item within the deadline; the heartbeats were not needed this time")
+
+def unshared(work):
+    """A worker rank that cannot see rank 0's run directory: both ranks start in different directories
+    (Open MPI's --wdir per app context) with a relative output, as two nodes without a shared file system
+    would. Exit 2 at once, naming the rank and the file it could not see; no job starts."""
+    data_dir()
+    base = os.path.join(work, "unshared")
+    shutil.rmtree(base, ignore_errors=True)
+    a, b = os.path.join(base, "node-a"), os.path.join(base, "node-b")
+    os.makedirs(a)
+    os.makedirs(b)
+    cmd = [T2, "run", CAMPAIGN, "--no-progress", "output=rel-run"]
+    p = subprocess.run([*MPIRUN, "-np", "1", "--wdir", a, *cmd, ":", "-np", "1", "--wdir", b, *cmd],
+                       env=env_for(work, "unused"), capture_output=True, text=True, timeout=300)
+    text = p.stdout + p.stderr
+    check(p.returncode == 2, f"a run directory not shared by every rank should exit 2, got {p.returncode}", p)
+    check("not on a file system shared by every rank: rank 1 on" in text and ".t2-shared-check" in text,
+          "the error should name rank 1 and the file it could not see", p)
+    check(not os.path.exists(os.path.join(a, "rel-run", "jobs")), "no job may start", p)
+    print("unshared run directory: exit 2 naming rank 1")
+
 if __name__ == "__main__":
     mode, work = sys.argv[1], os.path.abspath(sys.argv[2])
     if mode == "setup":
@@ -219,5 +348,11 @@ if __name__ == "__main__":
         broken(work)
     elif mode == "kill":
         kill(work, int(sys.argv[3]))
+    elif mode == "rank":
+        rank_failure(work, sys.argv[3])
+    elif mode == "unshared":
+        unshared(work)
+    elif mode == "heartbeat":
+        heartbeat(work)
     else:
         sys.exit("unknown mode " + mode)

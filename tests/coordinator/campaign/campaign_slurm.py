@@ -7,7 +7,11 @@
                                    the seed-7 run directory holds the reference results
   campaign_slurm.py preempt WORK   a running job gets SIGUSR1 (as before its time limit), checkpoints,
                                    requeues itself, starts again (SLURM_RESTART_COUNT=1), resumes and
-                                   finishes with identical results
+                                   finishes with identical results; the campaign file is edited after
+                                   submission and the requeued start still runs the frozen copy
+  campaign_slurm.py cancel  WORK   `t2 cancel` of a running job: t2 takes the SIGTERM as a cancellation
+                                   (its log says so), does not requeue, the job ends CANCELLED and never
+                                   starts again
 Skips (prints SKIPPED) when Slurm is not installed; a cluster that does not answer is a failure.
 """
 import json
@@ -42,10 +46,19 @@ def cluster_env(work, run):
     return env
 
 
-def submit(work, run, extra):
+def submit(work, run, extra, campaign=e2e.CAMPAIGN):
     env = cluster_env(work, run)
     shutil.rmtree(run, ignore_errors=True)
-    p = sh([e2e.T2, "submit", e2e.CAMPAIGN, *OVERRIDES, *extra], env=env, timeout=120)
+    p = sh([e2e.T2, "submit", campaign, *OVERRIDES, *extra], env=env, timeout=120)
+    frozen = os.path.join(run, "campaign.frozen.yaml")
+    for script in [f for f in os.listdir(os.path.join(run, "slurm")) if f.endswith(".sbatch")]:
+        with open(os.path.join(run, "slurm", script)) as f:
+            text = f.read()
+        launch = [l for l in text.splitlines() if " run " in l and not l.startswith("#")]
+        e2e.check(launch and "campaign.frozen.yaml" in launch[0] and campaign not in launch[0],
+                  f"{script} should run the frozen copy, not the live campaign\n{text}", p)
+    if "--array" not in extra:
+        e2e.check(os.path.exists(frozen), "t2 submit did not freeze the campaign in the run directory", p)
     with open(os.path.join(run, "slurm", "jobs.json")) as f:
         jobs = json.load(f)
     ids = [str(j.get("job_id", j.get("id"))) for j in (jobs if isinstance(jobs, list) else jobs.get("jobs", []))]
@@ -111,9 +124,52 @@ def array(work):
     print(f"slurm array {jid}: 3 elements finished; seed 7 identical to the reference")
 
 
+def wait_progress(run, jobs_done):
+    """Returns once `jobs_done` jobs of the run wrote DONE (bounded: a job that never gets going fails)."""
+    end = time.time() + 300
+    while time.time() < end:
+        jobs_dir = os.path.join(run, "jobs")
+        done = [d for d in os.listdir(jobs_dir) if os.path.exists(os.path.join(jobs_dir, d, "DONE"))] \
+            if os.path.isdir(jobs_dir) else []
+        if len(done) >= jobs_done:
+            return len(done)
+        time.sleep(0.5)
+    e2e.check(False, "the job never got going\n" + logs(run)[-4000:])
+
+
+def cancel(work):
+    run = os.path.join(work, "slurm-cancel")
+    jid, env = submit(work, run, [])
+    n = wait_progress(run, 2)
+    p = sh([e2e.T2, "cancel", run], env=env)
+    print(f"t2 cancel after {n} finished jobs: {p.stdout.strip()}")
+    wait_done(jid, 300)
+    # the job-completion file (sacct -c: no slurmdbd here) is written as the job ends: bounded wait for it
+    end, rows = time.time() + 60, []
+    while time.time() < end and not rows:
+        p = sh(["sacct", "-c", "-n", "-X", "-P", "-j", jid, "-o", "JobID,State,ExitCode"], check=False)
+        rows = [l.split("|") for l in p.stdout.split("\n") if l.strip()]
+        if not rows:
+            time.sleep(1)
+    e2e.check(rows and rows[-1][1].startswith("CANCELLED"), f"job {jid} should end CANCELLED: {rows}")
+    text = logs(run)
+    e2e.check("start 1 on" not in text, "a cancelled job started again\n" + text[-6000:])
+    e2e.check("requeued job" not in text, "a cancelled job was requeued\n" + text[-6000:])
+    e2e.check("cancelled, stopping without requeue" in text, "t2 did not take the SIGTERM as a cancellation\n" +
+              text[-6000:])
+    print(f"slurm job {jid}: t2 cancel -> SIGTERM taken as a cancellation, not requeued, CANCELLED")
+
+
 def preempt(work):
     run = os.path.join(work, "slurm-preempt")
-    jid, _ = submit(work, run, [])
+    live = os.path.join(work, "preempt-campaign.yaml")
+    shutil.copy(e2e.CAMPAIGN, live)
+    jid, _ = submit(work, run, [], campaign=live)
+    # edit the live file after submission: the requeued start must still run what was submitted
+    with open(live) as f:
+        text = f.read()
+    with open(live, "w") as f:
+        f.write(text.replace("steps: 2", "steps: 3"))
     # wait until the campaign is under way (a few jobs done), then signal it as Slurm does before the limit
     end = time.time() + 300
     while time.time() < end:
@@ -144,4 +200,4 @@ def preempt(work):
 if __name__ == "__main__":
     mode, work = sys.argv[1], os.path.abspath(sys.argv[2])
     e2e.data_dir()
-    {"job": job, "array": array, "preempt": preempt}[mode](work)
+    {"job": job, "array": array, "preempt": preempt, "cancel": cancel}[mode](work)

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 
+#include "coordinator/item-heartbeat.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/work-batches.h"
 #include "coordinator/work-steps.h"
@@ -506,10 +507,64 @@ TEST(Scheduler, SameEventOrderGivesSameDispatches) {
   auto b = scripted_run(7, &report2);
   EXPECT_EQ(a, b);
   EXPECT_EQ(report1, report2);
-  EXPECT_NE(report1.find("did not answer within 5.0 s (job b, last request: item"), std::string::npos) << report1;
+  EXPECT_NE(report1.find("did not answer within 6.0 s: hung"), std::string::npos) << report1;
+  EXPECT_NE(report1.find("job b, item #2 dispatched"), std::string::npos) << report1;
   EXPECT_NE(report1.find("(rank "), std::string::npos) << report1;
   auto c = scripted_run(11, &report2);
   EXPECT_EQ(c.size(), a.size()) << "a different order still runs every item once plus the same retries";
+}
+
+// Deadlines per kind of work and heartbeats: a group that works longer than its item's deadline but
+// signs of life (ItemHeartbeat, every item.heartbeat_seconds) is never taken for hung; a silent one is,
+// after its own kind's deadline (not another kind's), with the group, rank, job and item in the report.
+TEST(Scheduler, SlowGroupThatBeatsIsNotHungASilentOneIsAfterItsKindsDeadline) {
+  std::atomic<int> slow_done{0};
+  ThreadTransport tr(2, [&](const WorkItem& item, ThreadTransport::Context& ctx) -> std::string {
+    if (item.job == "silent") {
+      ctx.sleep_for(Seconds(60));  // no heartbeat: stopped, as far as rank 0 can tell
+      return "late";
+    }
+    ItemHeartbeat beat(Seconds(item.heartbeat_seconds), [&ctx] { ctx.heartbeat(); });
+    ctx.sleep_for(Seconds(3));     // three times its deadline
+    ++slow_done;
+    return "slow";
+  });
+  SchedulerOptions opt;
+  opt.item_timeout = Seconds(600);  // must not be the one used
+  opt.item_deadline = [](const std::string& job_kind, const std::string&) {
+    return job_kind == "decompose" ? Seconds(1.5) : Seconds(1.0);
+  };
+  opt.max_attempts = 1;
+  opt.poll_interval = Seconds(0.05);
+  std::vector<JobSpec> jobs = {
+      JobSpec{"slow", "evaluate", "m", {}, std::make_shared<BatchDriver>("generate", 2, 1)},
+      JobSpec{"silent", "decompose", "m", {}, std::make_shared<BatchDriver>("decompose", 1, 1)},
+  };
+  Scheduler s(std::move(jobs), ranks(2), opt);
+  const auto t0 = Clock::now();
+  EXPECT_EQ(s.run(tr), 1);
+  EXPECT_LT(std::chrono::duration_cast<Seconds>(Clock::now() - t0).count(), 45.0);  // only catches a hang
+  auto snap = s.snapshot();
+  EXPECT_EQ(job(snap, "slow").state, JobState::done) << job(snap, "slow").reason;
+  EXPECT_EQ(job(snap, "slow").failures, 0);
+  EXPECT_EQ(slow_done.load(), 2);
+  EXPECT_EQ(job(snap, "silent").state, JobState::failed);
+  const std::string& why = job(snap, "silent").reason;
+  EXPECT_NE(why.find("did not answer within"), std::string::npos) << why;
+  EXPECT_NE(why.find("a decompose item of a decompose job; job silent, item #0"), std::string::npos) << why;
+  EXPECT_NE(why.find("(rank "), std::string::npos) << why;
+  // the silence it reports is the decompose deadline (1.5 s), not the other kind's (1.0 s)
+  const auto at = why.find("did not answer within ") + 22;
+  const double silence = std::stod(why.substr(at));
+  EXPECT_GE(silence, 1.5) << why;
+  int beats = 0, lost = 0;
+  for (const auto& g : snap.groups) {
+    beats += static_cast<int>(g.heartbeats);
+    lost += g.state == GroupState::unresponsive;
+  }
+  EXPECT_GE(beats, 4) << "the slow items must have been kept alive by heartbeats";
+  EXPECT_EQ(lost, 1);
+  for (const auto& line : snap.incidents) EXPECT_EQ(line.find("job slow"), std::string::npos) << line;
 }
 
 }  // namespace

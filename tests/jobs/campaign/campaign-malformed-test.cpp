@@ -90,6 +90,16 @@ TEST_F(Malformed, UnknownTopLevelKey) {
   expect_one(with({{1, "name: t\nseeed: 3"}}), "2:1", "seeed", "unknown key 'seeed'; did you mean 'seed'? valid: name");
 }
 
+// Every timeouts key takes effect (docs/cluster.md); sandbox_program, which nothing read, is refused.
+TEST_F(Malformed, TimeoutKeys) {
+  auto c = t2::load_campaign(dir.write(with({}, "timeouts: {evaluation_batch: 30, cem_chunk: 60, decompose: 900, "
+                                                "generate: 120, gradient: 120, collective: 50, file_lock: 9}\n")));
+  EXPECT_EQ(c.timeouts.at("evaluation_batch"), 30);
+  EXPECT_EQ(c.timeouts.at("collective"), 50);
+  expect_one(with({}, "timeouts:\n  sandbox_program: 5\n"), "19:3", "timeouts.sandbox_program",
+             "unknown key 'sandbox_program'");
+}
+
 TEST_F(Malformed, UnknownHyperparameterSuggestsClosest) {
   expect_one(with({{13, "    lrr: 0.1"}}), "13:5", "experiments.experts.lrr",
              "unknown key 'lrr'; did you mean 'lr'? valid: ");
