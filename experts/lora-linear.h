@@ -59,6 +59,7 @@ class LoraLinearAdapter : public LinearAdapter {
     dropout_ = p;
     training_ = training;
   }
+  void set_training(bool training) { training_ = training; }
   // Makes A, B (and m) leaves that require grad.
   void set_trainable(bool on);
 
