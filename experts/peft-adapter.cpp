@@ -184,7 +184,11 @@ PeftAttached peft_attach(Model& model, const PeftAdapter& adapter, bool trainabl
   PeftAttached out;
   for (const auto& [name, f] : adapter.lora) {
     const auto& info = model.linear_info(name);
-    auto a = std::make_shared<LoraLinearAdapter>(lora_shard(f, info), info, model.tp_comm());
+    auto shard = lora_shard(f, info);  // own copies: training updates them in place
+    shard.A = shard.A.detach().clone();
+    shard.B = shard.B.detach().clone();
+    if (shard.dora()) shard.magnitude = shard.magnitude.detach().clone();
+    auto a = std::make_shared<LoraLinearAdapter>(std::move(shard), info, model.tp_comm());
     a->set_dropout(adapter.config.lora_dropout, false);
     if (trainable) a->set_trainable(true);
     model.set_adapter(name, a);
@@ -192,7 +196,9 @@ PeftAttached peft_attach(Model& model, const PeftAdapter& adapter, bool trainabl
   }
   for (const auto& [name, v] : adapter.ia3) {
     const auto& info = model.linear_info(name);
-    auto a = std::make_shared<Ia3LinearAdapter>(ia3_shard(v, info), info);
+    auto shard = ia3_shard(v, info);
+    shard.l = shard.l.detach().clone();
+    auto a = std::make_shared<Ia3LinearAdapter>(std::move(shard), info);
     if (trainable) a->set_trainable(true);
     model.set_adapter(name, a);
     out.ia3[name] = a;
