@@ -100,6 +100,36 @@ TEST_P(PeftFile, PythonReadsPeftNamesShapesAndValuesAndT2ReadsItBack) {
 INSTANTIATE_TEST_SUITE_P(Methods, PeftFile, ::testing::Values(PeftMethod::lora, PeftMethod::dora, PeftMethod::ia3),
                          [](const auto& i) { return std::string(peft_method_name(i.param)); });
 
+// `t2 generate --peft DIR` evaluates with the adapter: the same greedy tokens and log-probs as the
+// adapter attached in process, and different from the base model's.
+TEST(PeftFileCli, GenerateWithPeftAdapterMatchesInProcess) {
+  const std::string dir = test::make_fixture("peft-file-llama", kArgs);
+  auto m = Model::load(dir, {});
+  auto a = trained(*m, PeftMethod::dora);
+  for (auto& [_, f] : a.lora) f.B = f.B * 20;  // strong enough to change the greedy tokens
+  const std::string out = test::make_temp_dir("t2-peft-cli");
+  write_peft(out, a);
+  GenerateOptions go;
+  go.max_new_tokens = 8;
+  go.use_config_eos = false;
+  const std::vector<int32_t> prompt = {3, 14, 15, 92, 65};
+  auto base = m->generate({prompt}, go);
+  peft_attach(*m, a, false);
+  auto want = m->generate({prompt}, go);
+  auto r = run_subprocess({test::t2_binary(), "generate", dir, "--prompt-ids", "3,14,15,92,65", "--max-new-tokens", "8",
+                           "--json", "--peft", out},
+                          SubprocessOptions{Seconds(120)});
+  ASSERT_TRUE(r.ok()) << r.describe() << "\n" << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  auto ids = j["generations"][0]["ids"].get<std::vector<int32_t>>();
+  EXPECT_EQ(ids, want[0].ids);
+  EXPECT_NE(want[0].ids, base[0].ids);
+  auto r2 = run_subprocess({test::t2_binary(), "generate", dir, "--prompt-ids", "3", "--peft", out + "/nope"},
+                           SubprocessOptions{Seconds(120)});
+  EXPECT_EQ(r2.exit_code, 2) << r2.err;
+  std::filesystem::remove_all(out);
+}
+
 TEST(PeftFileRefuses, ForeignOrMalformedAdapters) {
   const std::string dir = test::make_fixture("peft-file-llama", kArgs);
   auto m = Model::load(dir, {});
