@@ -22,6 +22,9 @@ Command add_decompose_command(CLI::App& t2) {
   app->add_option("model_dir", a->model_dir, "Hugging Face model folder (config.json, *.safetensors)")->required();
   app->add_option("--modules", a->opt.modules, "mlp (gate/up/down, the reference), attn (q/k/v/o) or all")
       ->capture_default_str();
+  app->add_option("--layers", a->opt.layers,
+                  "only these decoder layers, comma separated (default: every layer; the paper's 70B used half)")
+      ->delimiter(',');
   app->add_option("--tp", a->opt.tp, "write shard files for this tensor-parallel degree")->capture_default_str();
   app->add_option("--out", a->opt.out_dir, "output folder (default MODEL_DIR/t2-svd)");
   app->add_flag("--fp64", a->opt.fp64, "SVD in float64 (factors stored as float64)");
