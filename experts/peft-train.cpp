@@ -1,5 +1,6 @@
 #include "experts/peft-train.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "core/check.h"
@@ -109,7 +110,34 @@ void PeftTrainer::set_flat(const std::vector<float>& flat) {
 OptimizerStepInfo PeftTrainer::apply(const std::vector<float>& grad) {
   auto flat = flat_parameters();
   T2_CHECK(grad.size() == flat.size(), "PEFT gradient has {} values, the adapter {}", grad.size(), flat.size());
-  auto info = optimizer_step(opt_, state_, flat, grad);
+  Communicator* comm = model_.tp_comm();
+  if (comm == nullptr || comm->size() == 1) {
+    auto info = optimizer_step(opt_, state_, flat, grad);
+    set_flat(flat);
+    return info;
+  }
+  // Under TP each rank holds its shards plus the replicated factors: the global norm is the TP sum of
+  // the sharded parts' squares plus the replicated parts' squares once. Clipping to it here leaves
+  // the optimizer's own clipping (of the local norm, never larger) a no-op, so every rank scales alike.
+  double sharded = 0, replicated = 0;
+  size_t off = 0;
+  auto params = attached_.parameters();
+  auto repl = attached_.replicated();
+  for (size_t i = 0; i < params.size(); ++i) {
+    double s2 = 0;
+    for (int64_t k = 0; k < params[i].numel(); ++k) s2 += static_cast<double>(grad[off + k]) * grad[off + k];
+    (repl[i] ? replicated : sharded) += s2;
+    off += static_cast<size_t>(params[i].numel());
+  }
+  auto t = tp_reduce_from(torch::tensor({sharded}, torch::kFloat64), comm);
+  const double norm = std::sqrt(t.item<double>() + replicated);
+  std::vector<float> g = grad;
+  if (opt_.clip_norm > 0 && norm > opt_.clip_norm) {
+    const double scale = opt_.clip_norm / (norm + 1e-6);
+    for (auto& v : g) v = static_cast<float>(v * scale);
+  }
+  auto info = optimizer_step(opt_, state_, flat, std::move(g));
+  info.grad_norm = norm;
   set_flat(flat);
   return info;
 }

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <thread>
 
 #include "experts/peft-train.h"
 #include "experts/state-bytes.h"
 #include "tests/workers/runtime/runtime-fixtures.h"
+#include "tests/workers/runtime/thread-communicator.h"
 #include "workers/model.h"
 
 namespace t2 {
@@ -154,6 +156,74 @@ TEST(PeftTrain, PolicyGradientRaisesTheLikelihoodOfPositiveAdvantageCompletions)
   for (int s = 0; s < 15; ++s) t.train_step(batch);
   EXPECT_LT(t.eval_loss(good), g0 - 0.2);
   EXPECT_GT(t.eval_loss(bad), b0 + 0.2);
+}
+
+// TP 2 (thread communicator) equals TP 1: two optimizer steps with clipping active (the global norm
+// over shards and replicated factors), then the gathered adapter, for every method.
+TEST(PeftTrain, TensorParallelStepsEqualOneRank) {
+  const std::string dir = test::make_fixture("peft-train", kArgs);
+  auto batch = data(4, 5);
+  for (auto method : {PeftMethod::lora, PeftMethod::dora, PeftMethod::ia3}) {
+    PeftConfig c;
+    c.method = method;
+    c.r = 4;
+    c.lora_alpha = 8;
+    c.lora_dropout = 0;  // dropout masks differ with the shard shapes
+    if (method != PeftMethod::ia3) c.target_modules = {"q_proj", "v_proj", "o_proj", "down_proj"};
+    auto one = Model::load(dir, {});
+    auto init = peft_init(*one, c, 4);
+    torch::manual_seed(2);
+    for (auto& [_, f] : init.lora) f.B = 0.05 * torch::randn(f.B.sizes());
+    OptimizerConfig o = adam(1e-2);
+    o.clip_norm = 0.5;  // active: the gradient norm is larger
+    PeftAdapter ref;
+    double ref_norm = 0;
+    {
+      PeftTrainer t(*one, init, PeftObjective::next_token, o, 1);
+      auto g = t.grad(batch, PeftTrainer::batch_count(batch, PeftObjective::next_token));
+      ref_norm = t.apply(g.grad).grad_norm;
+      t.train_step(batch);
+      ref = t.adapter();
+    }
+    EXPECT_GT(ref_norm, o.clip_norm);
+    std::vector<PeftAdapter> got(2);
+    std::vector<double> norms(2);
+    auto group = std::make_shared<test::ThreadGroup>(2);
+    std::vector<std::thread> threads;
+    std::vector<std::exception_ptr> errors(2);
+    for (int r = 0; r < 2; ++r)
+      threads.emplace_back([&, r] {
+        try {
+          test::ThreadCommunicator comm(group, r);
+          LoadOptions lo;
+          lo.tp_comm = &comm;
+          auto m = Model::load(dir, lo);
+          PeftTrainer t(*m, init, PeftObjective::next_token, o, 1);
+          auto g = t.grad(batch, PeftTrainer::batch_count(batch, PeftObjective::next_token));
+          norms[static_cast<size_t>(r)] = t.apply(g.grad).grad_norm;
+          t.train_step(batch);
+          got[static_cast<size_t>(r)] = t.adapter();
+        } catch (...) {
+          errors[static_cast<size_t>(r)] = std::current_exception();
+        }
+      });
+    for (auto& t : threads) t.join();
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
+    for (int r = 0; r < 2; ++r) {
+      EXPECT_NEAR(norms[static_cast<size_t>(r)], ref_norm, 1e-4 * ref_norm) << peft_method_name(method);
+      const auto& a = got[static_cast<size_t>(r)];
+      ASSERT_EQ(a.lora.size(), ref.lora.size());
+      for (const auto& [n, f] : ref.lora) {
+        EXPECT_LE((a.lora.at(n).A - f.A).abs().max().item<double>(), 1e-5) << n;
+        EXPECT_LE((a.lora.at(n).B - f.B).abs().max().item<double>(), 1e-5) << n;
+        if (f.dora()) {
+          EXPECT_LE((a.lora.at(n).magnitude - f.magnitude).abs().max().item<double>(), 1e-5) << n;
+        }
+      }
+      for (const auto& [n, v] : ref.ia3) EXPECT_LE((a.ia3.at(n).l - v.l).abs().max().item<double>(), 1e-5) << n;
+    }
+  }
 }
 
 }  // namespace
