@@ -25,6 +25,9 @@ Command add_decompose_command(CLI::App& t2) {
   app->add_option("--revision", a->revision, "branch, tag or commit of a Hub id (default main)");
   app->add_option("--modules", a->opt.modules, "mlp (gate/up/down, the reference), attn (q/v, the paper's ablation), attn_qkvo (q/k/v/o), all (mlp + q/v) or all_qkvo")
       ->capture_default_str();
+  app->add_option("--layers", a->opt.layers,
+                  "only these decoder layers, comma separated (default: every layer; the paper's 70B used half)")
+      ->delimiter(',');
   app->add_option("--tp", a->opt.tp, "write shard files for this tensor-parallel degree")->capture_default_str();
   app->add_option("--out", a->opt.out_dir, "output folder (default MODEL_DIR/t2-svd)");
   app->add_flag("--fp64", a->opt.fp64, "SVD in float64 (factors stored as float64)");

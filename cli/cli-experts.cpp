@@ -12,6 +12,8 @@
 #include "core/files.h"
 #include "experts/expert-file.h"
 #include "experts/expert-safetensors.h"
+#include "experts/svd-layout.h"
+#include "experts/svf-transfer.h"
 
 namespace t2::cli {
 
@@ -29,6 +31,9 @@ Command add_experts_command(CLI::App& t2) {
     std::vector<std::string> list_files, show_files, diff_files;
     std::string export_file, export_format = "safetensors", export_out;
     std::string import_file, import_out;
+    // transfer (experts/svf-transfer.h)
+    std::string from_file, to_model, to_svd, out, transfer_from, sigma_order = "ordered";
+    uint64_t seed = 0;
   };
   auto a = std::make_shared<Args>();
   auto* list = app->add_subcommand("list", "One line per expert file: task, method, size, best validation, base hash");
@@ -46,8 +51,29 @@ Command add_experts_command(CLI::App& t2) {
   auto* imp = app->add_subcommand("import", "Read a safetensors expert (t2 experts export) back into an .h5 expert");
   imp->add_option("file", a->import_file, "expert .safetensors file")->required();
   imp->add_option("--out", a->import_out, "output .h5 file (default FILE with .h5)");
+  auto* transfer = app->add_subcommand(
+      "transfer", "Apply an expert trained on model A to model B with the same adapted shapes (Tables 5, 9)");
+  transfer->add_option("expert", a->from_file, "the expert .h5 trained on model A")->required();
+  transfer->add_option("--to", a->to_model, "model B's folder (its decomposition: t2 decompose MODEL_B)")->required();
+  transfer->add_option("--svd", a->to_svd, "model B's SVD folder (default MODEL_B/t2-svd)");
+  transfer->add_option("--transfer-from", a->transfer_from,
+                       "model A's name or decomposition hash, as recorded in the expert (required: transfer is explicit)")
+      ->required();
+  transfer->add_option("--sigma-order", a->sigma_order, "ordered (z as trained) or shuffled (seeded permutation per matrix)")
+      ->capture_default_str();
+  transfer->add_option("--seed", a->seed, "permutation seed of --sigma-order shuffled")->capture_default_str();
+  transfer->add_option("--out", a->out, "the transferred expert .h5 to write")->required();
   app->require_subcommand(1);
-  return {app, [a, list, show, diff, exp, imp]() -> int {
+  return {app, [a, list, show, diff, exp, imp, transfer]() -> int {
+            if (transfer->parsed()) {
+              TransferSpec spec{a->transfer_from, parse_sigma_order(a->sigma_order), a->seed};
+              auto svd = read_svd_layout(a->to_svd.empty() ? a->to_model + "/t2-svd" : a->to_svd, 1);
+              auto e = expert_transfer(expert_read(a->from_file), a->from_file, svd.layout, svd.source_hash,
+                                       a->to_model, spec);
+              expert_write(a->out, e);
+              std::cout << expert_summary_line(a->out, e) << "\n";
+              return 0;
+            }
             if (list->parsed())
               for (auto& f : a->list_files) std::cout << expert_summary_line(f, expert_read_any(f)) << "\n";
             if (show->parsed())

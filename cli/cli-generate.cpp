@@ -26,6 +26,7 @@
 #include "experts/expert-file.h"
 #include "experts/expert-safetensors.h"
 #include "experts/mixture.h"
+#include "experts/peft-file.h"
 #include "experts/transformer-policy.h"
 #include "jobs/registry-builtin.h"
 #include "workers/chat-template.h"
@@ -65,6 +66,7 @@ struct GenerateArgs {
   std::string label;                   // skip the classification pass
   std::string dispatch_compat = "fixed";
   int classify_max_new_tokens = 64;
+  std::string peft;                    // a PEFT adapter folder (LoRA, DoRA, IA3) applied to the model
 };
 
 const std::vector<std::string> kLabels = {"code", "math", "reasoning", "other"};
@@ -276,6 +278,10 @@ int run_generate(GenerateArgs a) {
   if (tok) detok = [&](const std::vector<int32_t>& ids) { return tok->decode(ids, /*skip_special=*/true); };
   std::vector<Generation> gens;
   std::vector<Route> routes;
+  if (!a.peft.empty()) {  // PEFT's layout (experts/peft-file.h), this rank's TP shards
+    T2_CHECK_AS(UsageError, a.adapt.empty(), "--peft and --adapt are exclusive (a PEFT adapter is not an SVF expert)");
+    peft_attach(g.runtime->model(), read_peft(a.peft), /*trainable=*/false);
+  }
   if (a.adapt.empty()) {
     T2_CHECK_AS(UsageError,
                 a.experts.empty() && a.classifier.empty() && a.route.empty() && a.alpha.empty() && a.label.empty(),
@@ -351,6 +357,9 @@ Command add_generate_command(CLI::App& t2) {
       ->delimiter(',');
   app->add_option("--mixing", a->mixing, "fewshot mixing: multiplier (sum of sigmoid(z)), logit (sigmoid of the sum of z) or raw_z (the reference)");
   app->add_option("--svd", a->svd_dir, "SVD factors from t2 decompose (default MODEL_DIR/t2-svd)");
+  app->add_option("--peft", a->peft,
+                  "a PEFT adapter folder (adapter_config.json + adapter_model.safetensors: LoRA, DoRA or IA3) "
+                  "applied to the model");
   app->add_option("--label", a->label, "skip the classification pass: route as if it answered LABEL");
   app->add_option("--dispatch-compat", a->dispatch_compat,
                   "fixed ('other' gets the base weights) or original (the last loaded expert, as the reference)");

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/cli.h"
+#include "results/layout-tables.h"
 #include "results/result-table.h"
 #include "results/run-reader.h"
 
@@ -16,6 +17,8 @@ Command add_table_command(CLI::App& t2) {
     std::vector<std::string> run_dirs;
     std::string format = "md";
     results::TableOptions table;
+    std::string layout = "standard";  // results/layout-tables.h
+    results::TableLayoutOptions layout_options;
   };
   auto a = std::make_shared<Args>();
   app->add_option("run_dirs", a->run_dirs, "run directories (several are merged: a sweep split over jobs)")
@@ -34,11 +37,18 @@ Command add_table_command(CLI::App& t2) {
                 "scores only, as the published tables (CSV and JSON keep the standard errors)");
   app->add_flag("--check-records", a->table.check_records,
                 "recompute every accuracy from the per-example records and fail on a mismatch");
+  app->add_option("--layout", a->layout,
+                  "standard (Tables 1, 2), ablation (Table 4: method, objective, module, #params) or transfer "
+                  "(Tables 5, 9: ordered / shuffled sigma, cross-model few-shot)")
+      ->capture_default_str();
+  app->add_option("--model", a->layout_options.model, "ablation/transfer layouts: the model whose rows to show");
   return {app, [a]() -> int {
             auto format = results::parse_table_format(a->format);
+            auto layout = results::parse_table_layout(a->layout);
             std::vector<results::RunReader> runs;
             for (auto& d : a->run_dirs) runs.emplace_back(d);
-            std::cout << results::render_table(results::build_result_table(runs, a->table), format);
+            std::cout << results::render_layout(results::build_result_table(runs, a->table), layout, format,
+                                                a->layout_options);
             return 0;
           }};
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <mutex>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -45,7 +46,8 @@ std::string part_path(const std::string& out, size_t i) { return fmt::format("{}
 
 }  // namespace
 
-std::vector<std::string> adapted_weight_names(const Checkpoint& ck, const std::string& modules) {
+std::vector<std::string> adapted_weight_names(const Checkpoint& ck, const std::string& modules,
+                                              const std::vector<int64_t>& layers) {
   // attn = q and v (the paper's attention ablation); attn_qkvo = all four attention projections;
   // all = mlp + q, v; all_qkvo = mlp + q, k, v, o
   static const std::vector<std::string> valid{"mlp", "attn", "attn_qkvo", "all", "all_qkvo"};
@@ -57,6 +59,7 @@ std::vector<std::string> adapted_weight_names(const Checkpoint& ck, const std::s
   static const std::regex re(R"(^model\.layers\.(\d+)\.(mlp|self_attn)\.(gate|up|down|q|k|v|o)_proj\.weight$)");
   const std::vector<std::string> order{"q", "k", "v", "o", "gate", "up", "down"};
   std::vector<std::tuple<int64_t, size_t, std::string>> found;
+  std::set<int64_t> seen_layers;
   for (auto& n : ck.names()) {
     std::smatch m;
     if (!std::regex_match(n, m, re)) continue;
@@ -64,8 +67,14 @@ std::vector<std::string> adapted_weight_names(const Checkpoint& ck, const std::s
     if ((is_mlp && !want_mlp) || (!is_mlp && !want_attn)) continue;
     if (!is_mlp && !want_ko && (m[3] == "k" || m[3] == "o")) continue;
     size_t pos = std::find(order.begin(), order.end(), m[3].str()) - order.begin();
-    found.emplace_back(std::stoll(m[1]), pos, n);
+    const int64_t layer = std::stoll(m[1]);
+    seen_layers.insert(layer);
+    if (!layers.empty() && std::find(layers.begin(), layers.end(), layer) == layers.end()) continue;
+    found.emplace_back(layer, pos, n);
   }
+  for (int64_t l : layers)
+    T2_CHECK_AS(UsageError, seen_layers.count(l) != 0, "--layers: the model has no decoder layer {} (it has {})", l,
+                seen_layers.size());
   std::sort(found.begin(), found.end());
   std::vector<std::string> names;
   for (auto& f : found) names.push_back(std::get<2>(f));
@@ -103,7 +112,7 @@ DecomposeReport decompose_model(const std::string& model_dir, const DecomposeOpt
   T2_CHECK_AS(UsageError, opt.tp >= 1, "--tp must be >= 1, got {}", opt.tp);
   T2_CHECK_AS(UsageError, opt.threads >= 1, "--threads must be >= 1, got {}", opt.threads);
   auto ck = Checkpoint::open(model_dir);
-  auto names = adapted_weight_names(ck, opt.modules);
+  auto names = adapted_weight_names(ck, opt.modules, opt.layers);
   DecomposeReport rep;
   rep.out_dir = opt.out_dir.empty() ? model_dir + "/t2-svd" : opt.out_dir;
   make_dirs(rep.out_dir + "/parts");

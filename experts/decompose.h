@@ -26,6 +26,7 @@ struct DecomposeOptions {
   // mlp (gate, up, down: the reference) | attn (q, v: the paper's ablation) | attn_qkvo (q, k, v, o) |
   // all (mlp + q, v) | all_qkvo (mlp + q, k, v, o)
   std::string modules = "mlp";
+  std::vector<int64_t> layers;    // empty: every layer; else only these decoder layers (the paper's 70B: half)
   int tp = 1;                     // shard files for tensor-parallel degree tp
   std::string out_dir;            // default: MODEL_DIR/t2-svd
   bool fp64 = false;              // SVD in float64 (factors stored as float64)
@@ -49,7 +50,8 @@ struct DecomposeReport {
 };
 
 // The adapted weight names of a checkpoint ("model.layers.3.mlp.gate_proj.weight"), model order.
-std::vector<std::string> adapted_weight_names(const Checkpoint& ck, const std::string& modules);
+std::vector<std::string> adapted_weight_names(const Checkpoint& ck, const std::string& modules,
+                                              const std::vector<int64_t>& layers = {});
 // "column" for q/k/v/gate/up, "row" for o/down.
 std::string linear_kind_of(const std::string& weight_name);
 // Hash of one tensor (name, dtype, shape, bytes) and of a list of tensors, as 16 hex digits.
