@@ -5,6 +5,7 @@
 #include "cluster/communicator.h"
 #include "core/check.h"
 #include "core/names.h"
+#include "workers/linear-rows.h"
 #include "workers/safetensors.h"
 #include "workers/tp-collectives.h"
 
@@ -73,16 +74,6 @@ torch::Tensor stack_rows(const std::vector<torch::Tensor>& views, torch::Device 
     at += v.size(0);
   }
   return out;
-}
-
-// x2 [N, in] · wᵀ (+ bias) -> [N, out]. One row takes BLAS gemv: gemm would pack (copy) the whole
-// weight matrix to multiply it by a single row.
-torch::Tensor rows_times_weight(const torch::Tensor& x2, const torch::Tensor& w, const torch::Tensor& bias) {
-  if (x2.size(0) == 1) {
-    torch::Tensor x1 = x2.select(0, 0);
-    return (bias.defined() ? torch::addmv(bias, w, x1) : torch::mv(w, x1)).unsqueeze(0);
-  }
-  return bias.defined() ? torch::addmm(bias, x2, w.t()) : torch::mm(x2, w.t());
 }
 
 }  // namespace

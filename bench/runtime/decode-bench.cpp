@@ -13,8 +13,10 @@
 // Peak memory: maximum resident set of those processes decoding the batch-1 run (ru_maxrss).
 //
 // Floors: bandwidth = weight bytes / single-core copy bandwidth (memcpy of a buffer the size of the
-// weights, bytes read + bytes written per second, as STREAM counts copy); compute = 2 * matmul
-// parameters * batch / single-core sgemm FLOP/s (a 1024^3 torch::mm, i.e. OpenBLAS).
+// weights, bytes copied per second: the time to stream the weights once through one core); compute =
+// 2 * matmul parameters * batch / single-core sgemm FLOP/s (a 1024^3 torch::mm, i.e. OpenBLAS).
+// Times are given both by wall clock and by process CPU time: on a shared machine with more runnable
+// processes than cores, wall time mostly measures waiting for a core, CPU time does not.
 //
 // `--child t2 --model DIR --batch B --tokens N` is the per-process t2 measurement (one JSON line).
 // `--profile --model DIR --batch B --tokens N` prints a per-op profile of t2's decode steps (the LibTorch
@@ -231,8 +233,8 @@ Run run_measured(const std::vector<std::string>& argv) {
   return r;
 }
 
-// Single-core copy bandwidth: memcpy of `bytes` (median of 5), counted as bytes read + written;
-// {by wall time, by CPU time}.
+// Single-core copy bandwidth: memcpy of `bytes` (median of 5), as bytes copied per second (STREAM
+// would count 2x: bytes read + bytes written); {by wall time, by CPU time}.
 std::pair<double, double> copy_bandwidth(size_t bytes) {
   std::vector<char> a(bytes, 1), b(bytes, 2);
   std::vector<double> bw, bc;
@@ -242,8 +244,8 @@ std::pair<double, double> copy_bandwidth(size_t bytes) {
     std::memcpy(i % 2 ? a.data() : b.data(), i % 2 ? b.data() : a.data(), bytes);
     const double s = seconds_since(t0), c = cpu_seconds() - c0;
     if (i > 0) {
-      bw.push_back(2.0 * static_cast<double>(bytes) / s);
-      bc.push_back(2.0 * static_cast<double>(bytes) / c);
+      bw.push_back(static_cast<double>(bytes) / s);
+      bc.push_back(static_cast<double>(bytes) / c);
     }
   }
   return {median(bw), median(bc)};
@@ -351,7 +353,7 @@ int main(int argc, char** argv) {
     const auto [fl_wall, fl_cpu] = gemm_flops();
     std::printf("model %s: %.1f M parameters, %.1f MB fp32 weights; one thread per process; %d rounds, %d tokens\n",
                 model.c_str(), weight_bytes / 4e6, weight_bytes / 1e6, rounds, N);
-    std::printf("single-core copy bandwidth %.1f GB/s by wall time, %.1f GB/s by CPU time (read + write)\n",
+    std::printf("single-core copy bandwidth %.1f GB/s by wall time, %.1f GB/s by CPU time (bytes copied per second)\n",
                 bw_wall / 1e9, bw_cpu / 1e9);
     std::printf("single-core sgemm %.1f GFLOP/s by wall time, %.1f GFLOP/s by CPU time\n\n", fl_wall / 1e9,
                 fl_cpu / 1e9);

@@ -1,7 +1,7 @@
 /* ref-decode: a minimal single-file fp32 Llama decoder in plain C, the reference that
  * bench/runtime/t2_decode_bench holds t2's decode against. One float buffer per weight, plain loops,
  * no BLAS, no threads; the inner dot product is written so that the compiler vectorizes it at
- * -O3 -march=native (`omp simd` reduction, compiled with -fopenmp-simd: no OpenMP runtime).
+ * -O3 -march=native without -ffast-math (independent partial sums, no reassociation needed).
  *
  * Model: Llama with grouped-query attention, RMSNorm, SwiGLU, rotary embeddings in the Hugging Face
  * convention (dimension i pairs with i + head_dim/2), so the weights need no permutation.
@@ -56,10 +56,16 @@ static float* read_floats(FILE* f, size_t n) {
   return p;
 }
 
+/* 32 independent partial sums: the compiler maps them onto several vector registers, so the
+ * multiply-adds do not wait on one another (one accumulator is FMA-latency bound, not memory bound). */
 static float dot(const float* restrict w, const float* restrict x, int n) {
+  float acc[32] = {0};
+  int j = 0;
+  for (; j + 32 <= n; j += 32)
+    for (int k = 0; k < 32; ++k) acc[k] += w[j + k] * x[j + k];
   float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (int j = 0; j < n; ++j) s += w[j] * x[j];
+  for (; j < n; ++j) s += w[j] * x[j];
+  for (int k = 0; k < 32; ++k) s += acc[k];
   return s;
 }
 

@@ -6,6 +6,7 @@
 
 #include "tests/workers/runtime/runtime-fixtures.h"
 #include "workers/kv-cache.h"
+#include "workers/linear-rows.h"
 #include "workers/model.h"
 
 namespace t2 {
@@ -42,6 +43,34 @@ TEST(DecodePath, OneRowGemvEqualsTheRowInAGemmBatch) {
     ASSERT_EQ(one.logprobs.size(), two.logprobs.size());
     for (size_t i = 0; i < one.logprobs.size(); ++i) EXPECT_NEAR(one.logprobs[i], two.logprobs[i], 1e-4) << args[1];
   }
+}
+
+TEST(DecodePath, SmallBatchKernelEqualsGemm) {
+  torch::NoGradGuard ng;
+  torch::manual_seed(5);
+  bool ran = false;
+  for (int64_t M : {2, 3, 16, 31, 32}) {
+    for (auto [out, in] : std::vector<std::pair<int64_t, int64_t>>{{4, 16}, {7, 48}, {130, 768}, {2048, 64}}) {
+      torch::Tensor x = torch::randn({M, in}), w = torch::randn({out, in}), b = torch::randn({out});
+      torch::Tensor y;
+      if (!small_rows_times_weight(x, w, y)) continue;
+      ran = true;
+      torch::Tensor ref = torch::mm(x.to(torch::kDouble), w.to(torch::kDouble).t());
+      EXPECT_LE(max_abs_diff(y, ref), 1e-5 * std::sqrt(static_cast<double>(in))) << M << " x " << out << " x " << in;
+      EXPECT_LE(max_abs_diff(rows_times_weight(x, w, b), ref + b.to(torch::kDouble)),
+                1e-5 * std::sqrt(static_cast<double>(in)));
+    }
+  }
+  // never taken where it does not apply: one row, more than 32, a width not a multiple of 16, autograd
+  torch::Tensor y;
+  EXPECT_FALSE(small_rows_times_weight(torch::randn({1, 32}), torch::randn({8, 32}), y));
+  EXPECT_FALSE(small_rows_times_weight(torch::randn({33, 32}), torch::randn({8, 32}), y));
+  EXPECT_FALSE(small_rows_times_weight(torch::randn({4, 40}), torch::randn({8, 40}), y));
+  {
+    torch::AutoGradMode g(true);
+    EXPECT_FALSE(small_rows_times_weight(torch::randn({4, 32}, torch::requires_grad()), torch::randn({8, 32}), y));
+  }
+  if (!ran) GTEST_SKIP() << "no AVX-512 on this CPU: the small-batch kernel is not used";
 }
 
 TEST(DecodePath, ReusedAndCompactedCacheEqualsAFreshOne) {
