@@ -11,6 +11,7 @@ namespace {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 constexpr int64_t kSmallRowsMax = 32;
+constexpr int64_t kSmallRowsMinWeights = 256 * 1024;  // floats
 
 // y[m][i] = W[i] · x[m] for rows i in [i0, i1); `in` a multiple of 16. Four weight rows by two
 // activation rows per pass: eight independent accumulators, six loads per eight FMAs; the four
@@ -116,8 +117,10 @@ torch::Tensor rows_times_weight(const torch::Tensor& x2, const torch::Tensor& w,
     torch::Tensor x1 = x2.select(0, 0);
     return (bias.defined() ? torch::addmv(bias, w, x1) : torch::mv(w, x1)).unsqueeze(0);
   }
+  // the kernel's gain is not repacking weights streamed from memory; a matrix that fits in cache
+  // (under 1 MB) packs cheaply and GEMM's blocking wins
   torch::Tensor y;
-  if (small_rows_times_weight(x2, w, y)) return bias.defined() ? y.add_(bias) : y;
+  if (w.numel() >= kSmallRowsMinWeights && small_rows_times_weight(x2, w, y)) return bias.defined() ? y.add_(bias) : y;
   return bias.defined() ? torch::addmm(bias, x2, w.t()) : torch::mm(x2, w.t());
 }
 
