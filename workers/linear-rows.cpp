@@ -1,17 +1,18 @@
 #include "workers/linear-rows.h"
 
 #include <ATen/Parallel.h>
+#if defined(__x86_64__)
 #include <immintrin.h>
+#define T2_HAVE_AVX512_KERNEL 1
+#endif
 
 namespace t2 {
 
 namespace {
 
+#ifdef T2_HAVE_AVX512_KERNEL
 // GCC 12 warns inside _mm512_reduce_add_ps (its own _mm512_undefined_ps): a known false positive.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
-constexpr int64_t kSmallRowsMax = 32;
-constexpr int64_t kSmallRowsMinWeights = 256 * 1024;  // floats
 
 // y[m][i] = W[i] · x[m] for rows i in [i0, i1); `in` a multiple of 16. Four weight rows by two
 // activation rows per pass: eight independent accumulators, six loads per eight FMAs; the four
@@ -91,6 +92,13 @@ bool have_avx512() {
   static const bool yes = __builtin_cpu_supports("avx512f");
   return yes;
 }
+#else
+bool have_avx512() { return false; }
+void small_rows_avx512(const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t, float*) {}
+#endif
+
+constexpr int64_t kSmallRowsMax = 32;
+constexpr int64_t kSmallRowsMinWeights = 256 * 1024;  // floats
 
 }  // namespace
 
