@@ -1,11 +1,13 @@
 // Model::generate: batched prefill of left-padded prompts into one KV cache, then one token per step
-// for every unfinished sequence. Finished sequences are dropped from the batch (and the cache), so a
-// batch with one long answer does not pay for the short ones.
+// for every unfinished sequence. Finished sequences are dropped from the batch (and the cache, in
+// place), so a batch with one long answer does not pay for the short ones. The cache is kept by the
+// model for the next call.
 #include <set>
 
 #include "core/check.h"
 #include "workers/model.h"
 #include "workers/sampler.h"
+#include "workers/stop-strings.h"
 
 namespace t2 {
 
@@ -38,7 +40,8 @@ std::vector<Generation> Model::generate(const std::vector<std::vector<int32_t>>&
   if (opt.use_config_eos) eos.insert(cfg_.eos_token_ids.begin(), cfg_.eos_token_ids.end());
 
   torch::NoGradGuard ng;
-  KVCache cache(cfg_.num_hidden_layers, B, kv_heads_local_, Lmax + opt.max_new_tokens, cfg_.head_dim, dtype_, device_);
+  std::unique_ptr<KVCache> cache_owner = take_cache(B, Lmax + opt.max_new_tokens);
+  KVCache& cache = *cache_owner;
 
   // Prefill: right-aligned prompts, positions counted from each prompt's first token.
   std::vector<int64_t> ids(static_cast<size_t>(B * Lmax), 0), pos(static_cast<size_t>(B * Lmax), 0);
@@ -70,55 +73,77 @@ std::vector<Generation> Model::generate(const std::vector<std::vector<int32_t>>&
     samplers.emplace_back(opt.seed, static_cast<uint64_t>(b));
   }
 
+  std::vector<StopStringScanner> stops;
+  if (!opt.stop_strings.empty())
+    for (int64_t b = 0; b < B; ++b) stops.emplace_back(opt.stop_strings, detok);
+  const bool greedy = opt.temperature <= 0;
+
   for (int step = 0; step < opt.max_new_tokens; ++step) {
-    torch::Tensor lg = logits(last).to(torch::kCPU, torch::kFloat).contiguous();  // [rows, vocab]
-    torch::Tensor lp = torch::log_softmax(lg, -1);
+    // Per row: the chosen id and log p(id) = logit - logsumexp(logits), without a log-softmax over
+    // the vocabulary. Greedy reduces on the device and brings back two numbers per row; sampling
+    // brings the logits to the host (the sampler runs on host doubles, the same on every TP rank).
+    torch::Tensor lg = logits(last);
+    if (lg.scalar_type() != torch::kFloat) lg = lg.to(torch::kFloat);
+    torch::Tensor lse = torch::logsumexp(lg, -1);
     const int64_t rows = lg.size(0), V = lg.size(1);
-    std::vector<int64_t> keep;
-    std::vector<int64_t> step_ids;
+    std::vector<int32_t> chosen(static_cast<size_t>(rows));
+    std::vector<float> chosen_lp(static_cast<size_t>(rows));
+    if (greedy) {
+      torch::Tensor tok = lg.argmax(-1);
+      torch::Tensor lp = lg.gather(1, tok.unsqueeze(1)).squeeze(1) - lse;
+      torch::Tensor both = torch::stack({tok.to(torch::kDouble), lp.to(torch::kDouble)}).to(torch::kCPU).contiguous();
+      const double* p = both.data_ptr<double>();
+      for (int64_t r = 0; r < rows; ++r) {
+        chosen[static_cast<size_t>(r)] = static_cast<int32_t>(p[r]);
+        chosen_lp[static_cast<size_t>(r)] = static_cast<float>(p[rows + r]);
+      }
+    } else {
+      torch::Tensor host = lg.to(torch::kCPU).contiguous(), lse_host = lse.to(torch::kCPU).contiguous();
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* row = host.data_ptr<float>() + r * V;
+        const int64_t s = row_seq[static_cast<size_t>(r)];
+        const int32_t tok = samplers[static_cast<size_t>(s)].choose(row, V, opt.temperature, opt.top_p);
+        chosen[static_cast<size_t>(r)] = tok;
+        chosen_lp[static_cast<size_t>(r)] = row[tok] - lse_host.data_ptr<float>()[r];
+      }
+    }
+    std::vector<int64_t> alive;
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t s = row_seq[static_cast<size_t>(r)];
       Generation& g = out[static_cast<size_t>(s)];
-      int32_t tok = samplers[static_cast<size_t>(s)].choose(lg.data_ptr<float>() + r * V, V, opt.temperature, opt.top_p);
+      const int32_t tok = chosen[static_cast<size_t>(r)];
       g.ids.push_back(tok);
-      g.logprobs.push_back(lp.data_ptr<float>()[r * V + tok]);
+      g.logprobs.push_back(chosen_lp[static_cast<size_t>(r)]);
       bool done = false;
       if (eos.count(tok)) {
         g.stop_reason = "eos";
         done = true;
-      } else if (!opt.stop_strings.empty()) {
-        std::string text = detok(g.ids);
-        size_t cut = std::string::npos;
-        for (const auto& ss : opt.stop_strings) {
-          size_t at = ss.empty() ? std::string::npos : text.find(ss);
-          if (at != std::string::npos) cut = std::min(cut, at);
-        }
-        if (cut != std::string::npos) {
-          g.text = text.substr(0, cut);
-          g.stop_reason = "stop_string";
-          done = true;
-        }
+      } else if (!stops.empty() && stops[static_cast<size_t>(s)].push(g.ids)) {
+        g.text = stops[static_cast<size_t>(s)].text();
+        g.stop_reason = "stop_string";
+        done = true;
       }
-      if (!done && static_cast<int>(g.ids.size()) < opt.max_new_tokens) {
-        keep.push_back(r);
-        step_ids.push_back(tok);
-      }
+      if (!done && static_cast<int>(g.ids.size()) < opt.max_new_tokens) alive.push_back(r);
     }
-    if (keep.empty()) break;
-    if (static_cast<int64_t>(keep.size()) < rows) {
-      torch::Tensor rows_t = torch::tensor(keep, torch::kLong).to(device_);
-      cache.select_rows(rows_t);
+    if (alive.empty()) break;
+    if (static_cast<int64_t>(alive.size()) < rows) {
+      // finished rows leave the batch; the cache moves at most one row per finished sequence
+      std::vector<int64_t> keep = KVCache::compaction_order(alive);
+      cache.keep_rows(keep);
       std::vector<int64_t> rs, np;
+      std::vector<int32_t> ch;
       for (int64_t r : keep) {
         rs.push_back(row_seq[static_cast<size_t>(r)]);
         np.push_back(next_pos[static_cast<size_t>(r)]);
+        ch.push_back(chosen[static_cast<size_t>(r)]);
       }
       row_seq = rs;
       next_pos = np;
+      chosen = ch;
     }
-    const int64_t n = static_cast<int64_t>(keep.size());
+    const int64_t n = static_cast<int64_t>(row_seq.size());
     ForwardInput d;
-    d.ids = torch::tensor(step_ids, torch::kLong).view({n, 1});
+    d.ids = torch::tensor(std::vector<int64_t>(chosen.begin(), chosen.end()), torch::kLong).view({n, 1});
     d.positions = torch::tensor(next_pos, torch::kLong).view({n, 1});
     d.valid = torch::ones({n, 1}, torch::kBool);
     d.seq = torch::tensor(row_seq, torch::kLong);
@@ -126,6 +151,7 @@ std::vector<Generation> Model::generate(const std::vector<std::vector<int32_t>>&
     for (auto& p : next_pos) ++p;
     last = forward_hidden(d).select(1, 0);
   }
+  give_back_cache(std::move(cache_owner));
 
   if (detok) {
     for (auto& g : out) {
@@ -136,6 +162,25 @@ std::vector<Generation> Model::generate(const std::vector<std::vector<int32_t>>&
     }
   }
   return out;
+}
+
+std::unique_ptr<KVCache> Model::take_cache(int64_t batch, int64_t capacity) {
+  std::unique_ptr<KVCache> c;
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    c = std::move(spare_cache_);
+  }
+  if (c && c->matches(cfg_.num_hidden_layers, kv_heads_local_, cfg_.head_dim, dtype_, device_)) {
+    c->reset(batch, capacity);
+    return c;
+  }
+  return std::make_unique<KVCache>(cfg_.num_hidden_layers, batch, kv_heads_local_, capacity, cfg_.head_dim, dtype_,
+                                   device_);
+}
+
+void Model::give_back_cache(std::unique_ptr<KVCache> c) {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  if (!spare_cache_ || spare_cache_->storage_elements() < c->storage_elements()) spare_cache_ = std::move(c);
 }
 
 }  // namespace t2

@@ -5,6 +5,7 @@
 #include "cluster/communicator.h"
 #include "core/check.h"
 #include "core/names.h"
+#include "workers/linear-rows.h"
 #include "workers/safetensors.h"
 #include "workers/tp-collectives.h"
 
@@ -37,16 +38,42 @@ torch::Dtype torch_dtype_of(TensorDType t) {
   return torch::kFloat;
 }
 
-// A slice [offset, offset+count) along `dim` of a checkpoint tensor, copied to the serving device and
-// dtype. Only the pages of the slice are read from the mapping.
-torch::Tensor load_slice(const Checkpoint& ck, const std::string& name, const std::vector<int64_t>& shape, int64_t dim,
-                         int64_t offset, int64_t count, torch::Device dev, torch::Dtype dt) {
-  ck.expect_shape(name, shape);
-  const TensorInfo& t = ck.info(name);
-  torch::Tensor full = torch::from_blob(const_cast<void*>(ck.data(name)), t.shape,
+// A slice [offset, offset+count) along `dim` of a checkpoint tensor, as a view of the mapped file in
+// the checkpoint's dtype (no copy; the view keeps the mapping alive).
+torch::Tensor mapped_slice(const std::shared_ptr<Checkpoint>& ck, const std::string& name,
+                           const std::vector<int64_t>& shape, int64_t dim, int64_t offset, int64_t count) {
+  ck->expect_shape(name, shape);
+  const TensorInfo& t = ck->info(name);
+  torch::Tensor full = torch::from_blob(const_cast<void*>(ck->data(name)), t.shape, [ck](void*) {},
                                         torch::TensorOptions().dtype(torch_dtype_of(t.dtype)));
-  torch::Tensor s = count < full.size(dim) ? full.narrow(dim, offset, count) : full;
-  return s.to(dev, dt, /*non_blocking=*/false, /*copy=*/true).contiguous();
+  return count < full.size(dim) ? full.narrow(dim, offset, count) : full;
+}
+
+// A mapped slice where the model serves it: the mapped pages themselves when they already are in the
+// serving dtype on the CPU and contiguous (weights held once: the page cache's copy), else one copy.
+bool servable_in_place(const torch::Tensor& view, torch::Device dev, torch::Dtype dt) {
+  return dev.is_cpu() && view.scalar_type() == dt && view.is_contiguous();
+}
+
+torch::Tensor serve(const torch::Tensor& view, torch::Device dev, torch::Dtype dt) {
+  if (servable_in_place(view, dev, dt)) return view;
+  return torch::empty(view.sizes(), torch::TensorOptions().dtype(dt).device(dev)).copy_(view);
+}
+
+// Rows of several mapped slices stacked in one new matrix on the device (fused q|k|v, gate|up), each
+// copied straight from the mapping: no intermediate per-layer copy.
+torch::Tensor stack_rows(const std::vector<torch::Tensor>& views, torch::Device dev, torch::Dtype dt) {
+  int64_t rows = 0;
+  for (const auto& v : views) rows += v.size(0);
+  std::vector<int64_t> sizes = views[0].sizes().vec();
+  sizes[0] = rows;
+  torch::Tensor out = torch::empty(sizes, torch::TensorOptions().dtype(dt).device(dev));
+  int64_t at = 0;
+  for (const auto& v : views) {
+    out.narrow(0, at, v.size(0)).copy_(v);
+    at += v.size(0);
+  }
+  return out;
 }
 
 }  // namespace
@@ -75,7 +102,7 @@ std::unique_ptr<Model> Model::load(const std::string& dir, const LoadOptions& op
   m->vocab_sharded_ = tp > 1 && c.vocab_size % tp == 0;
   m->vocab_local_ = m->vocab_sharded_ ? c.vocab_size / tp : c.vocab_size;
   m->vocab_offset_ = m->vocab_sharded_ ? m->tp_rank() * m->vocab_local_ : 0;
-  Checkpoint ck = Checkpoint::open(dir);
+  auto ck = std::make_shared<Checkpoint>(Checkpoint::open(dir));
   torch::NoGradGuard ng;
   m->load_weights(ck);
   std::vector<double> f = c.rope_inv_freq();
@@ -83,14 +110,18 @@ std::unique_ptr<Model> Model::load(const std::string& dir, const LoadOptions& op
   return m;
 }
 
-void Model::load_weights(const Checkpoint& ck) {
+void Model::load_weights(const std::shared_ptr<Checkpoint>& ck) {
   const ModelConfig& c = cfg_;
   const int64_t d = c.hidden_size, D = c.head_dim, tp = tp_size(), r = tp_rank();
   auto full = [&](const std::string& n, std::vector<int64_t> shape) {
-    return load_slice(ck, n, shape, 0, 0, shape[0], device_, dtype_);
+    return serve(mapped_slice(ck, n, shape, 0, 0, shape[0]), device_, dtype_);
+  };
+  // The local shard of a linear layer's weight (and bias), as mapped views; `serve` places them.
+  struct Views {
+    torch::Tensor weight, bias;
   };
   auto make = [&](const std::string& name, LinearKind kind, int64_t out, int64_t in, int64_t out_local,
-                  int64_t in_local, bool bias) {
+                  int64_t in_local, bool bias, Views& v) {
     auto l = std::make_unique<Linear>();
     LinearInfo& i = l->info;
     i.name = name;
@@ -104,19 +135,32 @@ void Model::load_weights(const Checkpoint& ck) {
     i.tp_rank = static_cast<int>(r);
     i.tp_size = static_cast<int>(tp);
     if (kind == LinearKind::row_parallel)
-      l->weight = load_slice(ck, name + ".weight", {out, in}, 1, i.in_offset, in_local, device_, dtype_);
+      v.weight = mapped_slice(ck, name + ".weight", {out, in}, 1, i.in_offset, in_local);
     else
-      l->weight = load_slice(ck, name + ".weight", {out, in}, 0, i.out_offset, out_local, device_, dtype_);
+      v.weight = mapped_slice(ck, name + ".weight", {out, in}, 0, i.out_offset, out_local);
     if (bias) {
       if (kind == LinearKind::row_parallel)
-        l->bias = full(name + ".bias", {out});
+        v.bias = mapped_slice(ck, name + ".bias", {out}, 0, 0, out);
       else
-        l->bias = load_slice(ck, name + ".bias", {out}, 0, i.out_offset, out_local, device_, dtype_);
+        v.bias = mapped_slice(ck, name + ".bias", {out}, 0, i.out_offset, out_local);
     }
     Linear* p = l.get();
     by_name_[name] = p;
     linears_.push_back(std::move(l));
     return p;
+  };
+  auto place = [&](Linear* l, const Views& v) {
+    l->weight = serve(v.weight, device_, dtype_);
+    if (v.bias.defined()) l->bias = serve(v.bias, device_, dtype_);
+  };
+  // q|k|v and gate|up are fused (one GEMM instead of three / two) only where the weights are copied
+  // anyway (another device or dtype): the fused matrix is then built straight from the mapping and
+  // the Linear weights are views into it. Served in place from the mapping, they stay separate, so
+  // that the weights are held once; on the CPU the unfused products cost the same.
+  auto fusable = [&](std::initializer_list<const Views*> vs) {
+    for (const Views* v : vs)
+      if (servable_in_place(v->weight, device_, dtype_)) return false;
+    return true;
   };
   const int64_t Hl = heads_local_ * D, KVl = kv_heads_local_ * D;
   for (int64_t li = 0; li < c.num_hidden_layers; ++li) {
@@ -125,34 +169,50 @@ void Model::load_weights(const Checkpoint& ck) {
     std::string p = "model.layers." + std::to_string(li) + ".";
     L.input_norm = full(p + "input_layernorm.weight", {d});
     L.post_norm = full(p + "post_attention_layernorm.weight", {d});
-    L.q = make(n[0], LinearKind::column_parallel, c.q_size(), d, Hl, d, c.qkv_bias);
-    L.k = make(n[1], LinearKind::column_parallel, c.kv_size(), d, KVl, d, c.qkv_bias);
-    L.v = make(n[2], LinearKind::column_parallel, c.kv_size(), d, KVl, d, c.qkv_bias);
-    L.o = make(n[3], LinearKind::row_parallel, d, c.q_size(), d, Hl, c.o_bias);
-    L.gate = make(n[4], LinearKind::column_parallel, c.intermediate_size, d, inter_local_, d, false);
-    L.up = make(n[5], LinearKind::column_parallel, c.intermediate_size, d, inter_local_, d, false);
-    L.down = make(n[6], LinearKind::row_parallel, d, c.intermediate_size, d, inter_local_, false);
-    L.qkv_weight = torch::cat({L.q->weight, L.k->weight, L.v->weight}, 0);
-    L.q->weight = L.qkv_weight.narrow(0, 0, Hl);
-    L.k->weight = L.qkv_weight.narrow(0, Hl, KVl);
-    L.v->weight = L.qkv_weight.narrow(0, Hl + KVl, KVl);
-    if (c.qkv_bias) {
-      L.qkv_bias = torch::cat({L.q->bias, L.k->bias, L.v->bias}, 0);
-      L.q->bias = L.qkv_bias.narrow(0, 0, Hl);
-      L.k->bias = L.qkv_bias.narrow(0, Hl, KVl);
-      L.v->bias = L.qkv_bias.narrow(0, Hl + KVl, KVl);
+    Views q, k, v, o, gate, up, down;
+    L.q = make(n[0], LinearKind::column_parallel, c.q_size(), d, Hl, d, c.qkv_bias, q);
+    L.k = make(n[1], LinearKind::column_parallel, c.kv_size(), d, KVl, d, c.qkv_bias, k);
+    L.v = make(n[2], LinearKind::column_parallel, c.kv_size(), d, KVl, d, c.qkv_bias, v);
+    L.o = make(n[3], LinearKind::row_parallel, d, c.q_size(), d, Hl, c.o_bias, o);
+    L.gate = make(n[4], LinearKind::column_parallel, c.intermediate_size, d, inter_local_, d, false, gate);
+    L.up = make(n[5], LinearKind::column_parallel, c.intermediate_size, d, inter_local_, d, false, up);
+    L.down = make(n[6], LinearKind::row_parallel, d, c.intermediate_size, d, inter_local_, false, down);
+    place(L.o, o);
+    place(L.down, down);
+    if (fusable({&q, &k, &v})) {
+      L.qkv_weight = stack_rows({q.weight, k.weight, v.weight}, device_, dtype_);
+      L.q->weight = L.qkv_weight.narrow(0, 0, Hl);
+      L.k->weight = L.qkv_weight.narrow(0, Hl, KVl);
+      L.v->weight = L.qkv_weight.narrow(0, Hl + KVl, KVl);
+      if (c.qkv_bias) {
+        L.qkv_bias = stack_rows({q.bias, k.bias, v.bias}, device_, dtype_);
+        L.q->bias = L.qkv_bias.narrow(0, 0, Hl);
+        L.k->bias = L.qkv_bias.narrow(0, Hl, KVl);
+        L.v->bias = L.qkv_bias.narrow(0, Hl + KVl, KVl);
+      }
+    } else {
+      place(L.q, q);
+      place(L.k, k);
+      place(L.v, v);
     }
-    L.gate_up_weight = torch::cat({L.gate->weight, L.up->weight}, 0);
-    L.gate->weight = L.gate_up_weight.narrow(0, 0, inter_local_);
-    L.up->weight = L.gate_up_weight.narrow(0, inter_local_, inter_local_);
+    if (fusable({&gate, &up})) {
+      L.gate_up_weight = stack_rows({gate.weight, up.weight}, device_, dtype_);
+      L.gate->weight = L.gate_up_weight.narrow(0, 0, inter_local_);
+      L.up->weight = L.gate_up_weight.narrow(0, inter_local_, inter_local_);
+    } else {
+      place(L.gate, gate);
+      place(L.up, up);
+    }
     layers_.push_back(L);
   }
   final_norm_ = full("model.norm.weight", {d});
-  embed_ = load_slice(ck, "model.embed_tokens.weight", {c.vocab_size, d}, 0, vocab_offset_, vocab_local_, device_, dtype_);
+  embed_ = serve(mapped_slice(ck, "model.embed_tokens.weight", {c.vocab_size, d}, 0, vocab_offset_, vocab_local_),
+                 device_, dtype_);
   if (c.tie_word_embeddings)
     lm_head_ = embed_;
   else
-    lm_head_ = load_slice(ck, "lm_head.weight", {c.vocab_size, d}, 0, vocab_offset_, vocab_local_, device_, dtype_);
+    lm_head_ = serve(mapped_slice(ck, "lm_head.weight", {c.vocab_size, d}, 0, vocab_offset_, vocab_local_), device_,
+                     dtype_);
 }
 
 // ---------------------------------------------------------------- the adaptation hook
@@ -215,10 +275,10 @@ torch::Tensor Model::apply_linear(const Linear& l, const torch::Tensor& x, const
     if (row) y = tp_reduce_from(y, comm_);
     if (l.bias.defined()) y = y + l.bias;
   } else if (row) {
-    y = tp_reduce_from(torch::mm(x2, l.weight.t()), comm_);
+    y = tp_reduce_from(rows_times_weight(x2, l.weight, {}), comm_);
     if (l.bias.defined()) y = y + l.bias;
   } else {
-    y = l.bias.defined() ? torch::addmm(l.bias, x2, l.weight.t()) : torch::mm(x2, l.weight.t());
+    y = rows_times_weight(x2, l.weight, l.bias);
   }
   sizes.back() = l.info.out_local;
   return y.view(sizes);
@@ -255,10 +315,8 @@ torch::Tensor Model::attention(const Layer& L, int64_t layer, const torch::Tenso
   const int64_t B = h.size(0), T = h.size(1), D = cfg_.head_dim, Hl = heads_local_, KVl = kv_heads_local_;
   torch::Tensor hc = tp_copy_to(h, comm_);
   torch::Tensor q, k, v;
-  if (!L.q->adapter && !L.k->adapter && !L.v->adapter) {
-    torch::Tensor h2 = hc.reshape({-1, hc.size(-1)});
-    torch::Tensor qkv = L.qkv_bias.defined() ? torch::addmm(L.qkv_bias, h2, L.qkv_weight.t())
-                                             : torch::mm(h2, L.qkv_weight.t());
+  if (L.qkv_weight.defined() && !L.q->adapter && !L.k->adapter && !L.v->adapter) {
+    torch::Tensor qkv = rows_times_weight(hc.reshape({-1, hc.size(-1)}), L.qkv_weight, L.qkv_bias);
     q = qkv.narrow(1, 0, Hl * D);
     k = qkv.narrow(1, Hl * D, KVl * D);
     v = qkv.narrow(1, (Hl + KVl) * D, KVl * D);
@@ -277,20 +335,28 @@ torch::Tensor Model::attention(const Layer& L, int64_t layer, const torch::Tenso
   const int64_t S = K.size(2), G = Hl / KVl;
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
   torch::Tensor out;
+  bool done = false;
 #if TORCH_VERSION_MAJOR >= 2
-  // Fused kernels (flash / memory-efficient on GPU). mask [B,1,1,T,S] -> [B,1,T,S], true = attend.
-  torch::Tensor Kr = G > 1 ? K.repeat_interleave(G, 1) : K;
-  torch::Tensor Vr = G > 1 ? V.repeat_interleave(G, 1) : V;
-  out = at::scaled_dot_product_attention(q, Kr, Vr, mask.squeeze(1), 0.0, false);
-#else
-  // Grouped-query attention without copying K/V per head: the G query heads sharing one KV head are
-  // stacked along the query axis, [B, KVl, G*T, D] x [B, KVl, D, S].
-  torch::Tensor qg = q.reshape({B, KVl, G * T, D});
-  torch::Tensor s = torch::matmul(qg, K.transpose(-1, -2)).mul_(scale).view({B, KVl, G, T, S});
-  s = s.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
-  torch::Tensor p = s.scalar_type() == torch::kFloat ? torch::softmax(s, -1) : torch::softmax(s.to(torch::kFloat), -1).to(dtype_);
-  out = torch::matmul(p.view({B, KVl, G * T, S}), V).view({B, Hl, T, D});
+  // Fused kernels (flash / memory-efficient on GPU) for prefill and for heads that are not grouped;
+  // a grouped decode step takes the stacked form below, so K/V are never repeated per query head.
+  // mask [B,1,1,T,S] -> [B,1,T,S], true = attend.
+  if (G == 1 || T > 1) {
+    torch::Tensor Kr = G > 1 ? K.repeat_interleave(G, 1) : K;
+    torch::Tensor Vr = G > 1 ? V.repeat_interleave(G, 1) : V;
+    out = at::scaled_dot_product_attention(q, Kr, Vr, mask.squeeze(1), 0.0, false);
+    done = true;
+  }
 #endif
+  if (!done) {
+    // Grouped-query attention without copying K/V per head: the G query heads sharing one KV head are
+    // stacked along the query axis, [B, KVl, G*T, D] x [B, KVl, D, S].
+    torch::Tensor qg = q.reshape({B, KVl, G * T, D});
+    torch::Tensor s = torch::matmul(qg, K.transpose(-1, -2)).mul_(scale).view({B, KVl, G, T, S});
+    s = s.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+    torch::Tensor p = s.scalar_type() == torch::kFloat ? torch::softmax(s, -1)
+                                                       : torch::softmax(s.to(torch::kFloat), -1).to(dtype_);
+    out = torch::matmul(p.view({B, KVl, G * T, S}), V).view({B, Hl, T, D});
+  }
   out = out.transpose(1, 2).reshape({B, T, Hl * D});
   return apply_linear(*L.o, out, row_of);
 }
@@ -328,8 +394,8 @@ torch::Tensor Model::forward_hidden(const ForwardInput& in) {
     x = x + attention(L, static_cast<int64_t>(li), rms_norm(x, L.input_norm), cos, sin, mask, cache, row_of);
     torch::Tensor h = tp_copy_to(rms_norm(x, L.post_norm), comm_);
     torch::Tensor m;
-    if (!L.gate->adapter && !L.up->adapter) {
-      torch::Tensor gu = torch::mm(h.reshape({-1, h.size(-1)}), L.gate_up_weight.t());
+    if (L.gate_up_weight.defined() && !L.gate->adapter && !L.up->adapter) {
+      torch::Tensor gu = rows_times_weight(h.reshape({-1, h.size(-1)}), L.gate_up_weight, {});
       m = (torch::silu(gu.narrow(1, 0, inter_local_)) * gu.narrow(1, inter_local_, inter_local_))
               .view({B, T, inter_local_});
     } else {
@@ -343,7 +409,7 @@ torch::Tensor Model::forward_hidden(const ForwardInput& in) {
 
 torch::Tensor Model::logits(const torch::Tensor& hidden) {
   torch::Tensor h = vocab_sharded_ ? tp_copy_to(hidden, comm_) : hidden;
-  torch::Tensor y = torch::matmul(h, lm_head_.t());
+  torch::Tensor y = h.dim() == 2 ? rows_times_weight(h, lm_head_, {}) : torch::matmul(h, lm_head_.t());
   return vocab_sharded_ ? tp_gather_from(y, comm_) : y;
 }
 

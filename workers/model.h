@@ -19,6 +19,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -96,13 +97,17 @@ class Model {
   struct Layer {
     torch::Tensor input_norm, post_norm;
     // q|k|v and gate|up stacked in one matrix each (the Linear weights are views into them), so an
-    // unadapted layer runs one GEMM instead of three / two.
+    // unadapted layer runs one GEMM instead of three / two. Undefined (not fused) when the weights are
+    // served in place from the mapped checkpoint (CPU, checkpoint dtype), so that they are held once.
     torch::Tensor qkv_weight, qkv_bias, gate_up_weight;
     Linear* q; Linear* k; Linear* v; Linear* o; Linear* gate; Linear* up; Linear* down;
   };
 
   Model() = default;
-  void load_weights(const Checkpoint& ck);
+  // The KV cache of a generate call, reused across calls (one spare kept; concurrent calls get their own).
+  std::unique_ptr<KVCache> take_cache(int64_t batch, int64_t capacity);
+  void give_back_cache(std::unique_ptr<KVCache> c);
+  void load_weights(const std::shared_ptr<Checkpoint>& ck);
   Linear& find_linear(const std::string& name);
   const Linear& find_linear(const std::string& name) const;
   torch::Tensor apply_linear(const Linear& l, const torch::Tensor& x, const torch::Tensor& row_of);
@@ -124,6 +129,8 @@ class Model {
   std::vector<Layer> layers_;
   torch::Tensor embed_, lm_head_, final_norm_;
   torch::Tensor rope_inv_freq_;   // [head_dim/2] float64 on the device
+  std::mutex cache_mu_;
+  std::unique_ptr<KVCache> spare_cache_;
 };
 
 }  // namespace t2

@@ -79,7 +79,10 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     T2_FAIL_AS(FormatError, "{}: truncated file: {} bytes, a safetensors file starts with an 8-byte header length",
                path, size_);
   }
-  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  // Private and writable: pages are shared with the page cache until written, and a write (a weight the
+  // model serves in place and an expert then overwrites, Model::set_weight) copies only that page and
+  // never reaches the file.
+  void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   ::close(fd);
   T2_CHECK_ERRNO(p != MAP_FAILED, "{}: mmap of {} bytes", path, size_);
   base_ = static_cast<const uint8_t*>(p);

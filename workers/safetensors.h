@@ -1,7 +1,8 @@
 // Safetensors checkpoints: one file (`model.safetensors`) or shards listed in
 // `model.safetensors.index.json`. Files are memory-mapped and validated when opened; tensor data is
 // touched only when read, so a tensor-parallel rank that reads its slice pages in only that slice.
-// Torch-free (t2_workers_base): the torch side wraps `data()` without copying.
+// Torch-free (t2_workers_base): the torch side wraps `data()` without copying. The mapping is private
+// and writable (copy-on-write): writing through `data()` changes this process's pages, never the file.
 //
 // Corrupt input is refused with a FormatError naming the file and the byte offset: truncated file,
 // header length past the end, malformed header JSON, unknown dtype, shape/size mismatch, overlapping

@@ -57,8 +57,10 @@ std::vector<torch::Tensor> Model::score(const std::vector<std::vector<int32_t>>&
   in.seq = torch::arange(B, torch::kLong);
   torch::Tensor h = forward_hidden(in);
   torch::Tensor sel = h.reshape({B * L, cfg_.hidden_size}).index_select(0, torch::tensor(rows, torch::kLong).to(device_));
-  torch::Tensor lp = torch::log_softmax(logits(sel).to(torch::kFloat), -1);
-  torch::Tensor picked = lp.gather(1, torch::tensor(targets, torch::kLong).to(device_).unsqueeze(1)).squeeze(1);
+  // log p(target) = logit(target) - logsumexp(logits): no [rows, vocab] log-softmax is materialised
+  torch::Tensor lg = logits(sel).to(torch::kFloat);
+  torch::Tensor picked = lg.gather(1, torch::tensor(targets, torch::kLong).to(device_).unsqueeze(1)).squeeze(1) -
+                         torch::logsumexp(lg, -1);
   int64_t at = 0;
   for (int64_t n : counts) {
     out.push_back(picked.narrow(0, at, n));
