@@ -209,7 +209,16 @@ WorldLayout WorldLayout::from_mpi(int tp, const Request& req) {
   in.tp = tp;
   in.device = req.device;
   in.cuda_built = req.cuda_built;
-  return from_placement(place_ranks(in), world->rank(), "mpi");
+  // Launched by srun (its step's task ids are MPI's): say so; the layout itself comes from the hosts.
+  std::string source = "mpi";
+  const auto env = process_env();
+  auto procid = env.find("SLURM_PROCID");
+  auto ntasks = env.find("SLURM_STEP_NUM_TASKS");
+  if (ntasks == env.end()) ntasks = env.find("SLURM_NTASKS");
+  if (procid != env.end() && ntasks != env.end() && env.count("SLURM_STEP_ID") &&
+      procid->second == std::to_string(world->rank()) && ntasks->second == std::to_string(world->size()))
+    source = "slurm";
+  return from_placement(place_ranks(in), world->rank(), source);
 }
 
 std::string WorldLayout::detect_launcher(const std::map<std::string, std::string>& env) {

@@ -154,6 +154,15 @@ void write_frozen_campaign(const std::string& run_dir, const Campaign& campaign)
   if (r.contains("tasks") && r["tasks"].is_object())
     for (auto& [name, t] : r["tasks"].items())
       if (t.is_object() && t.contains("data") && t["data"].is_object() && t["data"].empty()) t.erase("data");
+  // A model given by Hub id is pinned to the snapshot it resolved to, so that a requeue whose cache
+  // ref moved on still runs the same weights; the resolution record itself is not a campaign key.
+  if (r.contains("models") && r["models"].is_object())
+    for (auto& [name, m] : r["models"].items())
+      if (m.is_object() && m.contains("hf_cache")) {
+        const std::string commit = m["hf_cache"].value("commit", "");
+        if (!commit.empty()) m["revision"] = commit;
+        m.erase("hf_cache");
+      }
   const std::string path = frozen_campaign_path(run_dir);
   const std::string text = "# The campaign " + campaign.file +
                            " as resolved when its run started (overrides, ${VAR} and defaults applied).\n"

@@ -89,6 +89,11 @@ std::map<std::string, JobParams> job_params_of(const Campaign& c, const Plan& pl
       if (const ModelSpec* m = c.find_model(job.model)) {
         json mp = m->params;
         for (const char* k : {"tp", "gpu_memory_gb", "display_name"}) mp.erase(k);
+        // a Hub id's results depend on the snapshot it resolved to, not on how the revision was named
+        if (!m->hf_commit.empty()) {
+          mp.erase("revision");
+          mp["commit"] = m->hf_commit;
+        }
         flatten(mp, "models." + m->name, v);
       }
     std::set<std::string> seen;
