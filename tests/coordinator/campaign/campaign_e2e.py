@@ -309,9 +309,15 @@ def heartbeat(work):
     text = p.stdout + p.stderr
     check(p.returncode == 0, f"exit {p.returncode}", p)
     check("did not answer" not in text, "a busy group that sends heartbeats was declared hung", p)
-    longest = [float(m) for m in re.findall(r"heartbeat\(s\), longest item ([0-9.]+) s", text)]
-    beats = [int(m) for m in re.findall(r"item\(s\), ([0-9]+) heartbeat\(s\)", text)]
-    check(len(longest) == 2 and sum(beats) > 0, "the coordinator should log every group's heartbeats", p)
+    groups = [(int(b), float(l)) for b, l in
+              re.findall(r"item\(s\), ([0-9]+) heartbeat\(s\), longest item ([0-9.]+) s", text)]
+    check(len(groups) == 2, "the coordinator should log every group's heartbeats", p)
+    beats, longest = [b for b, _ in groups], [l for _, l in groups]
+    # A busy group beats every quarter of its item's deadline (0.75 s here): a group whose longest item
+    # lasted longer must have sent heartbeats. Whether any item lasts that long depends on the machine,
+    # so only that implication is asserted, never that items are slow.
+    for b, l in groups:
+        check(l <= 2.0 or b > 0, f"a group busy for {l} s (over two heartbeat intervals) sent no heartbeat", p)
     d = digest(run)
     check(d == reference(work), f"different results: {d}", p)
     print(f"deadline 3 s, longest items {longest} s, heartbeats {beats}: no group taken for hung, identical results")
