@@ -5,6 +5,9 @@
 // data record fields its family needs, the response and `verdict` ("correct" or "wrong"); `note`
 // says what the item tests. Items with `reference_verdict` also state what the reference's rules
 // (compat `original`) give, so the compat switches are held to the reference's behaviour too.
+// The code problems are t2's own, written in the datasets' record formats: MBPP items use task ids
+// 100901-100910 and HumanEval items `Corpus/N`, outside the real datasets' ids, and none is copied
+// from ../shared.
 #include <gtest/gtest.h>
 
 #include <filesystem>
