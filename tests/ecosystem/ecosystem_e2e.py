@@ -42,21 +42,9 @@ REPO_ID = "t2-test/tiny-llama"
 COMMIT_A = hashlib.sha1(b"t2 eco revision a").hexdigest()
 COMMIT_B = hashlib.sha1(b"t2 eco revision b").hexdigest()
 
-
-def data_dir():
-    d = os.environ.get("T2_DATA_DIR") or os.path.join(SRC, "..", "shared")
-    if not os.path.isdir(os.path.join(d, "data")):
-        print("[  SKIPPED ] T2_DATA_DIR / ../shared not found: data test skipped")
-        sys.exit(0)
-    return os.path.abspath(d)
-
-
-def check(cond, what, proc=None):
-    if not cond:
-        print("FAILED:", what)
-        if proc is not None:
-            print(proc.stdout[-4000:], proc.stderr[-8000:])
-        sys.exit(1)
+# The data lookup (skipped without ../shared) and the failure report of the campaign e2e tests.
+sys.path.insert(0, os.path.join(SRC, "tests", "coordinator", "campaign"))
+from campaign_e2e import check, data_dir  # noqa: E402
 
 
 def hub(work):
