@@ -17,7 +17,7 @@ tasks::TaskOptions campaign_task_options(const Campaign& c, const TaskSpec& t) {
     for (const auto& s : t.params["compat"]) o.compat.insert(s.get<std::string>());
   if (t.params.contains("per_source") && t.params["per_source"].is_number_integer())
     o.cls_per_source = t.params["per_source"].get<size_t>();
-  if (t.kind == "user") o.user_spec = t.params.dump();
+  if (t.kind == "user") o.user_params = t.params.dump();
   o.sandbox.isolation = tasks::parse_sandbox_isolation(c.sandbox_isolation);
   return o;
 }

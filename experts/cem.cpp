@@ -140,4 +140,13 @@ SearchState search_state_from_bytes(std::string_view bytes, const std::string& w
   return s;
 }
 
+AnswerLoglik answer_loglik(const std::vector<float>& logprobs, int64_t stop_tokens) {
+  T2_CHECK(stop_tokens >= 0, "answer_loglik: {} stop tokens", stop_tokens);
+  const size_t n = logprobs.size() - std::min(logprobs.size(), static_cast<size_t>(stop_tokens));
+  AnswerLoglik a;
+  for (size_t i = 0; i < n; ++i) a.sum += logprobs[i];
+  a.tokens = static_cast<int64_t>(n);
+  return a;
+}
+
 }  // namespace t2

@@ -40,6 +40,16 @@ struct CandidateScore {
   double accuracy = 0;
   double loglik = 0;
 };
+// What one correct answer adds to that log-likelihood: the sum of its tokens' log-probabilities and
+// their count, over the answer's tokens only. The trailing `stop_tokens` that spelled a stop string
+// are left out (the reference scores its outputs with the stop strings removed), so an answer that
+// ended on a stop string counts exactly as the same answer without it.
+struct AnswerLoglik {
+  double sum = 0;
+  int64_t tokens = 0;
+};
+AnswerLoglik answer_loglik(const std::vector<float>& logprobs, int64_t stop_tokens);
+
 // True when a ranks strictly above b.
 bool score_better(const CandidateScore& a, const CandidateScore& b, bool loglik_tie_break);
 

@@ -103,4 +103,10 @@ ShardGradient reinforce_shard_gradient(PolicyModel& model, const std::vector<flo
   return g;
 }
 
+TokenSeq answer_tokens(const TokenSeq& completion, int64_t stop_tokens) {
+  T2_CHECK(stop_tokens >= 0 && static_cast<size_t>(stop_tokens) <= completion.size(),
+           "answer_tokens: {} stop tokens in a completion of {}", stop_tokens, completion.size());
+  return TokenSeq(completion.begin(), completion.end() - stop_tokens);
+}
+
 }  // namespace t2

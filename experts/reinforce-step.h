@@ -21,6 +21,12 @@ struct Rollouts {
 Rollouts reinforce_rollout(PolicyModel& model, const std::vector<float>& z, const std::vector<TokenSeq>& prompts,
                            const ReinforceConfig& c, uint64_t seed);
 
+// The tokens of a rollout that carry its answer: all but the trailing `stop_tokens` that spelled a
+// stop string (Generation::stop_tokens). Only these enter the policy gradient, so an answer that ended
+// on a stop string is pushed up or down exactly as the same answer without it (the reference removes
+// stop strings from its outputs before scoring their log-likelihood).
+TokenSeq answer_tokens(const TokenSeq& completion, int64_t stop_tokens);
+
 struct LossParts {
   torch::Tensor loss;      // scalar: Σ_j (−ℓ_j·A_j + λ·KL_j) / batch_samples
   torch::Tensor logp;      // [B] ℓ_j = Σ_t log π(y_t)

@@ -135,9 +135,10 @@ ReinforceState reinforce_apply(ReinforceState s, const ReinforceConfig& c, const
 bool reinforce_done(const ReinforceState& s, const ReinforceConfig& c) { return s.step >= c.steps; }
 
 bool reinforce_should_validate(const ReinforceState& s, const ReinforceConfig& c) {
-  // The reference validates after steps 0, 10, 20, ... (before the update of that index); t2 also
-  // validates the final z so the last updates are never lost.
-  return s.step % c.eval_every == 0 || s.step == c.steps;
+  // s.step counts the updates done. The reference's loop validates at the end of its iterations 0, 10,
+  // 20, ..., i.e. after updates 1, 11, 21, ...: never the initial z, which therefore cannot become
+  // the expert. t2 also validates the final z so the last updates are never lost.
+  return s.step >= 1 && ((s.step - 1) % c.eval_every == 0 || s.step == c.steps);
 }
 
 ReinforceState reinforce_record_validation(ReinforceState s, double score) {

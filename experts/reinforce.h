@@ -48,7 +48,8 @@ struct ReinforceConfig {
   KlDirection kl_direction = KlDirection::ref_policy;
   OptimizerConfig optimizer;         // Adam lr 2e-3 clip 1e-3 (reference); optimizer_paper_defaults()
   int64_t steps = 200;
-  int64_t eval_every = 10;           // validate after steps 0, N, 2N, ... and after the last one
+  int64_t eval_every = 10;           // validate after updates 1, 1+N, 1+2N, ... (the reference's
+                                     // iterations 0, N, ...) and after the last one; never before an update
   uint64_t seed = 42;                // data order and rollout sampling
 };
 
@@ -105,7 +106,8 @@ ShardGradient shard_gradient_add(const ShardGradient& a, const ShardGradient& b)
 ReinforceState reinforce_apply(ReinforceState s, const ReinforceConfig& c, const ShardGradient& total,
                                const std::vector<double>& rewards);
 
-// Whether the coordinator should validate now (after step 0, every eval_every, and the last step).
+// Whether the coordinator should validate now: after the first update, every eval_every updates
+// from there, and after the last; never the initial z.
 bool reinforce_should_validate(const ReinforceState& s, const ReinforceConfig& c);
 bool reinforce_done(const ReinforceState& s, const ReinforceConfig& c);
 

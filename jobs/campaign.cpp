@@ -13,6 +13,7 @@
 #include "jobs/config-split.h"
 #include "jobs/job-plan.h"
 #include "jobs/registry-builtin.h"
+#include "jobs/user-task-spec.h"
 #include "jobs/yaml-env.h"
 #include "jobs/yaml-tree.h"
 
@@ -48,6 +49,9 @@ const std::vector<std::string> kTimeouts = {"collective", "control_message", "mo
                                             "slurm_command", "decompose",   "generate",         "gradient",
                                             "evaluation_batch", "cem_chunk"};
 const std::vector<std::string> kExperimentCommon = {"name", "kind", "seeds", "depends_on", "exclude"};
+const std::vector<std::string> kTaskStructure = {"kind", "data", "split", "compat"};
+// Top-level keys that hold a section of their own (their keys are listed by section).
+const std::vector<std::string> kSections = {"models", "tasks", "experiments", "slurm", "timeouts", "sandbox"};
 
 std::vector<ParamSpec> model_specs() {
   std::vector<ParamSpec> s(7);
@@ -62,19 +66,6 @@ std::vector<ParamSpec> model_specs() {
   s[5].name = "tokenizer", s[5].type = ParamType::string, s[5].nullable = true;
   s[6].name = "revision", s[6].type = ParamType::string, s[6].nullable = true;
   s[6].doc = "branch, tag or commit of a Hub id in the cache (default main)";
-  return s;
-}
-
-std::vector<ParamSpec> task_common_specs() {
-  std::vector<ParamSpec> s(7);
-  s[0].name = "max_new_tokens", s[0].type = ParamType::integer, s[0].check = rule_at_least(1);
-  s[1].name = "limit", s[1].type = ParamType::integer, s[1].nullable = true, s[1].check = rule_at_least(1);
-  s[2].name = "system_prompt", s[2].type = ParamType::string, s[2].nullable = true;
-  s[3].name = "prompt", s[3].type = ParamType::string, s[3].nullable = true;
-  s[4].name = "stop", s[4].type = ParamType::string_list, s[4].nullable = true;
-  s[5].name = "family", s[5].type = ParamType::choice;
-  s[5].choices = {"math", "code", "reasoning", "classification", "other"};
-  s[6].name = "shots_seed", s[6].type = ParamType::integer, s[6].nullable = true;
   return s;
 }
 
@@ -104,6 +95,15 @@ std::vector<ParamSpec> slurm_specs() {
     return "";
   };
   return s;
+}
+
+std::vector<ParamSpec> sandbox_specs() {
+  std::vector<ParamSpec> specs(1);
+  specs[0].name = "isolation", specs[0].type = ParamType::choice;
+  specs[0].choices = {"namespaces", "rlimits"}, specs[0].default_value = "namespaces";
+  specs[0].doc = "namespaces: user/PID/network/mount namespaces through bwrap (required unless opted out); "
+                 "rlimits: resource limits only, no file-system or network isolation";
+  return specs;
 }
 
 class Loader {
@@ -435,7 +435,7 @@ class Loader {
     if (t.kind.empty()) return;
     const TaskKind& k = task_kinds().at(t.kind);
 
-    std::vector<std::string> valid = {"kind", "data", "split", "compat"};
+    std::vector<std::string> valid = kTaskStructure;
     auto common = task_common_specs();
     for (const auto& s : common) valid.push_back(s.name);
     for (const auto& s : k.extra) valid.push_back(s.name);
@@ -451,16 +451,7 @@ class Loader {
     if (params["limit"].is_number()) t.limit = params["limit"].get<int64_t>();
     if (params["shots_seed"].is_null() && k.shots_seed) params["shots_seed"] = *k.shots_seed;
     if (t.kind == "user") {
-      const Node* scorer = n.find("scorer");
-      if (params["scorer"] == "regex" && params["regex"].is_null())
-        p_.add(scorer ? scorer->origin : at, child(kp, "regex"), "scorer 'regex' needs a regex",
-               "expected regex: '<pattern with one group>'");
-      if (params["scorer"] == "multiple_choice" && params["choices_field"].is_null())
-        p_.add(scorer ? scorer->origin : at, child(kp, "choices_field"), "scorer 'multiple_choice' needs choices_field",
-               "expected the JSONL field holding the options");
-      if (params["scorer"] == "code" && params["tests_field"].is_null())
-        p_.add(scorer ? scorer->origin : at, child(kp, "tests_field"), "scorer 'code' needs tests_field",
-               "expected the JSONL field holding the test code");
+      check_user_task_rules(params, n.find("scorer") ? n.find("scorer")->origin : at, kp, p_);
       if (params["prompt"].is_null()) params["prompt"] = "{" + params["question_field"].get<std::string>() + "}";
     }
 
@@ -967,11 +958,7 @@ class Loader {
   }
 
   void load_sandbox(Campaign& c) {
-    std::vector<ParamSpec> specs(1);
-    specs[0].name = "isolation", specs[0].type = ParamType::choice;
-    specs[0].choices = {"namespaces", "rlimits"}, specs[0].default_value = "namespaces";
-    specs[0].doc = "namespaces: user/PID/network/mount namespaces through bwrap (required unless opted out); "
-                   "rlimits: resource limits only, no file-system or network isolation";
+    const auto specs = sandbox_specs();
     json params;
     Node empty;
     const Node* s = root_.find("sandbox");
@@ -1006,6 +993,27 @@ class Loader {
 };
 
 }  // namespace
+
+std::vector<std::string> campaign_schema_keys() {
+  std::vector<std::string> out;
+  for (const auto& k : kTopKeys)
+    if (std::find(kSections.begin(), kSections.end(), k) == kSections.end()) out.push_back(k);
+  for (const auto& s : model_specs()) out.push_back("models." + s.name);
+  for (const auto& k : kTaskStructure) out.push_back("tasks." + k);
+  for (const auto& s : task_common_specs()) out.push_back("tasks." + s.name);
+  for (const auto& kind : task_kinds().names())
+    for (const auto& s : task_kinds().at(kind).extra) out.push_back("tasks." + kind + "." + s.name);
+  for (const auto& k : kExperimentCommon) out.push_back("experiments." + k);
+  for (const auto& kind : experiment_kinds().names()) {
+    const auto& k = experiment_kinds().at(kind);
+    for (const auto& a : k.axes) out.push_back("experiments." + kind + "." + a);
+    for (const auto& s : k.params) out.push_back("experiments." + kind + "." + s.name);
+  }
+  for (const auto& s : slurm_specs()) out.push_back("slurm." + s.name);
+  for (const auto& k : kTimeouts) out.push_back("timeouts." + k);
+  for (const auto& s : sandbox_specs()) out.push_back("sandbox." + s.name);
+  return out;
+}
 
 Campaign parse_campaign(const std::string& yaml_text, const std::string& file, const std::vector<std::string>& overrides,
                         const CampaignLoadOptions& options) {

@@ -105,6 +105,13 @@ struct CampaignLoadOptions {
 Campaign load_campaign(const std::string& path, const std::vector<std::string>& overrides = {},
                        const CampaignLoadOptions& options = {});
 
+// Every key the campaign schema accepts, as a path: "seed", "models.dtype", "tasks.limit" (every
+// task kind), "tasks.user.scorer" (one kind), "experiments.kind", "experiments.train_expert.lr",
+// "slurm.time", "timeouts.generate", "sandbox.isolation". Built from the same lists the loader
+// checks keys against, so a key added to the schema appears here (tests/jobs/campaign's schema test
+// then asks for its observable effect).
+std::vector<std::string> campaign_schema_keys();
+
 // The same from text; `file` labels the messages.
 Campaign parse_campaign(const std::string& yaml_text, const std::string& file,
                         const std::vector<std::string>& overrides = {}, const CampaignLoadOptions& options = {});

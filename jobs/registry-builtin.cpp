@@ -1,5 +1,7 @@
 #include "jobs/registry-builtin.h"
 
+#include "jobs/user-task-spec.h"
+
 namespace t2 {
 
 namespace {
@@ -38,6 +40,15 @@ ParamSpec p_choice(const std::string& name, std::vector<std::string> choices, co
 ParamSpec p_string(const std::string& name, json def, bool nullable, const std::string& doc) {
   ParamSpec s;
   s.name = name, s.type = ParamType::string, s.default_value = std::move(def), s.nullable = nullable, s.doc = doc;
+  return s;
+}
+
+// A key whose other values t2 run does not implement: they are refused when the campaign loads
+// (exit 2), not after hours of earlier jobs.
+ParamSpec not_implemented(ParamSpec s, const json& only) {
+  s.check = [only, name = s.name](const json& v) -> std::string {
+    return v == only ? "" : "expected " + only.dump() + " (" + name + " " + v.dump() + " is not implemented in t2 run)";
+  };
   return s;
 }
 
@@ -154,15 +165,7 @@ void register_task_kinds(Registry<TaskKind>& r) {
   t.default_data = json::object();
   t.default_split = {{"test", "test"}};
   t.max_new_tokens = 512;
-  ParamSpec scorer = p_choice("scorer", scorers().names(), "how an answer is scored");
-  scorer.default_value = nullptr, scorer.required = true;
-  t.extra = {scorer,
-             p_string("question_field", "question", false, "JSONL field holding the question"),
-             p_string("answer_field", "answer", false, "JSONL field holding the reference answer"),
-             p_string("regex", nullptr, true, "answer-extraction regex (scorer: regex; group 1 is the answer)"),
-             p_string("choices_field", nullptr, true, "JSONL field holding the options (scorer: multiple_choice)"),
-             p_string("tests_field", nullptr, true, "JSONL field holding test code (scorer: code)")};
-  for (auto& s : t.extra) s.sweepable = false;
+  t.extra = user_task_specs();  // jobs/user-task-spec.h: the same keys as `t2 score user --spec FILE`
   t.doc = "a user task: JSONL records with a prompt template and a scorer";
   r.add("user", t);
 }
@@ -172,8 +175,7 @@ void register_experiment_kinds(Registry<ExperimentKind>& r) {
   k.axes = {"models"};
   k.params = {p_choice("modules", {"auto", "mlp", "attn", "attn_qkvo", "all", "all_qkvo"},
                        "matrices to decompose; auto = those the model's experts adapt"),
-              p_choice("dtype", {"fp32", "fp64"}, "SVD precision"),
-              p_choice("device", {"auto", "cpu", "gpu"}, "where the SVD runs")};
+              p_choice("dtype", {"fp32", "fp64"}, "SVD precision")};
   for (auto& s : k.params) s.sweepable = false;
   k.doc = "SVD of the adapted matrices, once per model (implicit when a job needs it)";
   r.add("decompose", k);
@@ -213,7 +215,7 @@ void register_experiment_kinds(Registry<ExperimentKind>& r) {
               p_num("alpha_min", 0.0, nullptr, "< alpha_max", "lower clamp of alpha"),
               p_num("alpha_max", 1.0, nullptr, "> alpha_min", "upper clamp of alpha"),
               p_bool("per_matrix", true, "one alpha per expert per adapted matrix (per_layer=true)"),
-              p_bool("normalize", false, "divide alpha by its sum per matrix (norm_coeffs)"),
+              not_implemented(p_bool("normalize", false, "divide alpha by its sum per matrix (norm_coeffs)"), false),
               p_choice("mixing", {"multiplier", "logit", "raw_z"},
                        "multiplier: mix sigmoid(z) (interpolates experts); logit: sigmoid of the mixed z (adds "
                        "experts' changes); raw_z: mix raw z without sigmoid (reference, §9.1)"),
@@ -221,9 +223,10 @@ void register_experiment_kinds(Registry<ExperimentKind>& r) {
               shots_seed,
               p_bool("loglik_tiebreak", true, "break accuracy ties by mean log-likelihood"),
               p_bool("re_eval_best", true, "member 0 of each generation is the previous best"),
-              p_int("eval_every", 10, rule_at_least(1), ">= 1", "generations between held-out evaluations"),
-              p_choice("select", {"final", "best_heldout"},
-                       "final: the last generation's best; best_heldout: best on the test remainder (reference)")};
+              not_implemented(p_choice("select", {"final", "best_heldout"},
+                                       "final: the last generation's best; best_heldout: best on the test "
+                                       "remainder (reference)"),
+                              "final")};
   k.doc = "search expert mixture weights on a few examples of an unseen task (CEM, METHOD.md §6.3)";
   r.add("fewshot_search", k);
 
@@ -338,6 +341,24 @@ const std::vector<std::pair<std::string, std::string>>& task_compat_switches() {
       {"mbpp_no_sanitize", "MBPP completions run without evalplus sanitisation"},
       {"original", "every switch of the task's kind"},
   };
+  return s;
+}
+
+std::vector<ParamSpec> task_common_specs() {
+  std::vector<ParamSpec> s(6);
+  s[0].name = "max_new_tokens", s[0].type = ParamType::integer, s[0].check = rule_at_least(1);
+  s[0].doc = "token budget of an answer (default: the kind's, METHOD.md §5)";
+  s[1].name = "limit", s[1].type = ParamType::integer, s[1].nullable = true, s[1].check = rule_at_least(1);
+  s[1].doc = "keep only the first N examples of each split";
+  s[2].name = "system_prompt", s[2].type = ParamType::string, s[2].nullable = true;
+  s[2].doc = "replaces the system turn of every example";
+  s[3].name = "stop", s[3].type = ParamType::string_list, s[3].nullable = true;
+  s[3].doc = "stop strings (default: the reference's four)";
+  s[4].name = "shots_seed", s[4].type = ParamType::integer, s[4].nullable = true;
+  s[4].doc = "seed of the few-shot shuffle (default: the kind's, METHOD.md §6.3)";
+  s[5].name = "family", s[5].type = ParamType::choice, s[5].nullable = true;
+  s[5].choices = {"math", "code", "reasoning", "classification", "other"};
+  s[5].doc = "the dispatch label an expert of this task serves (default: the kind's)";
   return s;
 }
 

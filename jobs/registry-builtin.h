@@ -47,6 +47,10 @@ Registry<std::string>& search_optimizers();  // cem, random_shooting
 Registry<std::string>& other_routes();       // base, last_expert (where "other" samples go)
 Registry<std::string>& scorers();            // exact, numeric, regex, multiple_choice, code
 
+// The keys every campaign task has, whatever its kind: max_new_tokens, limit, system_prompt, stop,
+// shots_seed, family (kinds add theirs in TaskKind::extra).
+std::vector<ParamSpec> task_common_specs();
+
 // The dispatch labels of the prompt and classifier strategies (METHOD.md §6.1).
 const std::vector<std::string>& dispatch_labels();
 

@@ -36,6 +36,12 @@ Example dispatch_example(const Example& ex) {
   return d;
 }
 
+Example first_pass_example(const Task& evaluated, const Example& ex) {
+  Example d = dispatch_example(ex);
+  if (evaluated.chat_template() == "llama3_cot") d.assistant_prefill = ex.assistant_prefill;
+  return d;
+}
+
 namespace {
 
 class ClsTask : public Task {

@@ -1,19 +1,22 @@
-// User-defined tasks: a JSONL file plus a YAML spec (TaskOptions::user_spec, docs/tasks.md):
+// User-defined tasks: JSONL records, a prompt template and a scorer. The keys (jobs/user-task-spec.h,
+// docs/tasks.md) are the same in a campaign's `kind: user` task and in the file of
+// `t2 score user --spec FILE`:
 //
-//   name: capitals
-//   files: {test: capitals.jsonl, train: capitals-train.jsonl}   # paths relative to the YAML file
-//   system: "Answer with the city only."     # optional
-//   prompt: "What is the capital of {country}?"   # {field} from the record; {options} for choices
-//   prefill: ""                              # optional assistant prefill
+//   name: capitals                                   # file only
+//   files: {test: capitals.jsonl, train: capitals-train.jsonl}   # file only; relative to the file
+//   system_prompt: "Answer with the city only."      # optional
+//   prompt: "What is the capital of {country}?"      # {field} of the record; {options} for choices
+//   prefill: ""                                      # optional assistant prefill
 //   answer_field: capital
-//   id_field: id                             # optional; default: the line index
+//   id_field: id                                     # optional; default: the line index
 //   scorer: exact            # exact | numeric | regex | multiple_choice | code
 //   extract: "answer is (\\w+)"   # optional regex (exact, numeric): the last match, group 1
 //   case_sensitive: false    # exact
 //   tolerance: 1e-6          # numeric, relative
 //   choices_field: options   # multiple_choice: list of option strings, lettered A, B, ...
 //   max_new_tokens: 512
-//   chat_template: model_default
+//   stop: ["\n\n"]         # optional stop strings
+//   chat_template: model_default   # or code_prompt
 //
 // `regex`: the answer field holds a regular expression that must occur in the response.
 // `code`: the answer field holds a list of test statements (or one string of test code) run after
@@ -23,8 +26,6 @@
 #include <mutex>
 #include <thread>
 
-#include <yaml-cpp/yaml.h>
-
 #include "core/check.h"
 #include "core/names.h"
 #include "jobs/answer-choice.h"
@@ -33,6 +34,7 @@
 #include "jobs/answer-regex.h"
 #include "jobs/sandbox-harness.h"
 #include "jobs/task-kinds.h"
+#include "jobs/user-task-spec.h"
 
 namespace t2::tasks {
 
@@ -42,70 +44,38 @@ struct UserSpec {
   std::string file, name, system, prompt, prefill, answer_field, id_field, scorer, extract, choices_field;
   std::string chat_template = "model_default";
   std::map<std::string, std::string> files;
+  std::vector<std::string> stop;
+  bool has_stop = false;
   bool case_sensitive = true;
   double tolerance = 1e-6;
   int max_new_tokens = 512;
 };
 
-UserSpec read_spec(const std::string& path) {
-  T2_CHECK_AS(UsageError, !path.empty(), "task 'user' needs a YAML spec (TaskOptions::user_spec / --spec)");
-  YAML::Node y;
-  try {
-    y = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    T2_FAIL_AS(UsageError, "user task spec '{}' cannot be read", path);
-  } catch (const YAML::Exception& e) {
-    T2_FAIL_AS(FormatError, "{}:{}:{}: invalid YAML: {}", path, e.mark.line + 1, e.mark.column + 1, e.msg);
-  }
-  T2_CHECK_AS(FormatError, y.IsMap(), "{}: a user task spec must be a YAML mapping", path);
-  static const std::vector<std::string> known = {"name",   "files",         "data",          "system",
-                                                 "prompt", "prefill",       "answer_field",  "id_field",
-                                                 "scorer", "extract",       "case_sensitive", "tolerance",
-                                                 "choices_field", "max_new_tokens", "chat_template"};
+// From the checked JSON of jobs/user-task-spec.h (a campaign's task or a spec file).
+UserSpec spec_from(const nlohmann::json& j, const std::string& label) {
+  auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
   UserSpec s;
-  s.file = path;
-  auto dir = std::filesystem::path(path).parent_path();
-  auto rel = [&](const std::string& f) {
-    return std::filesystem::path(f).is_absolute() ? f : (dir / f).string();
-  };
-  for (auto it : y) {
-    std::string key = it.first.as<std::string>();
-    int line = it.first.Mark().line + 1;
-    T2_CHECK_AS(FormatError, std::find(known.begin(), known.end(), key) != known.end(),
-                "{}:{}: unknown key '{}': {}", path, line, key, suggest(key, known));
-    try {
-      const YAML::Node& v = it.second;
-      if (key == "files") {
-        T2_CHECK_AS(FormatError, v.IsMap(), "{}:{}: 'files' must map split names to JSONL paths", path, line);
-        for (auto f : v) s.files[f.first.as<std::string>()] = rel(f.second.as<std::string>());
-      } else if (key == "data") s.files["test"] = rel(v.as<std::string>());
-      else if (key == "name") s.name = v.as<std::string>();
-      else if (key == "system") s.system = v.as<std::string>();
-      else if (key == "prompt") s.prompt = v.as<std::string>();
-      else if (key == "prefill") s.prefill = v.as<std::string>();
-      else if (key == "answer_field") s.answer_field = v.as<std::string>();
-      else if (key == "id_field") s.id_field = v.as<std::string>();
-      else if (key == "scorer") s.scorer = v.as<std::string>();
-      else if (key == "extract") s.extract = v.as<std::string>();
-      else if (key == "choices_field") s.choices_field = v.as<std::string>();
-      else if (key == "case_sensitive") s.case_sensitive = v.as<bool>();
-      else if (key == "tolerance") s.tolerance = v.as<double>();
-      else if (key == "max_new_tokens") s.max_new_tokens = v.as<int>();
-      else if (key == "chat_template") s.chat_template = v.as<std::string>();
-    } catch (const YAML::Exception& e) {
-      T2_FAIL_AS(FormatError, "{}:{}: key '{}' has the wrong type: {}", path, line, key, e.msg);
-    }
-  }
-  T2_CHECK_AS(FormatError, !s.prompt.empty(), "{}: key 'prompt' (the user-turn template) is required", path);
-  T2_CHECK_AS(FormatError, !s.answer_field.empty(), "{}: key 'answer_field' is required", path);
-  T2_CHECK_AS(FormatError, !s.files.empty(), "{}: key 'files' (split -> JSONL) or 'data' is required", path);
-  static const std::vector<std::string> scorers = {"exact", "numeric", "regex", "multiple_choice", "code"};
-  T2_CHECK_AS(FormatError, std::find(scorers.begin(), scorers.end(), s.scorer) != scorers.end(),
-              "{}: key 'scorer' must be one of exact, numeric, regex, multiple_choice, code; got '{}'", path, s.scorer);
-  T2_CHECK_AS(FormatError, s.scorer != "multiple_choice" || !s.choices_field.empty(),
-              "{}: scorer multiple_choice needs 'choices_field'", path);
-  if (!s.extract.empty()) Regex check(s.extract);  // fails early with the pattern named
+  s.file = label;
+  s.name = str("name"), s.system = str("system_prompt"), s.prompt = str("prompt"), s.prefill = str("prefill");
+  s.answer_field = str("answer_field"), s.id_field = str("id_field"), s.scorer = str("scorer");
+  s.extract = str("extract"), s.choices_field = str("choices_field");
+  if (!str("chat_template").empty()) s.chat_template = str("chat_template");
+  if (j.contains("files") && j["files"].is_object())
+    for (auto it = j["files"].begin(); it != j["files"].end(); ++it) s.files[it.key()] = it.value().get<std::string>();
+  if (j.contains("stop") && j["stop"].is_array()) s.stop = j["stop"].get<std::vector<std::string>>(), s.has_stop = true;
+  if (j.contains("case_sensitive") && j["case_sensitive"].is_boolean()) s.case_sensitive = j["case_sensitive"].get<bool>();
+  if (j.contains("tolerance") && j["tolerance"].is_number()) s.tolerance = j["tolerance"].get<double>();
+  if (j.contains("max_new_tokens") && j["max_new_tokens"].is_number_integer())
+    s.max_new_tokens = j["max_new_tokens"].get<int>();
+  if (s.prompt.empty()) s.prompt = "{" + (str("question_field").empty() ? "question" : str("question_field")) + "}";
+  if (s.answer_field.empty()) s.answer_field = "answer";
+  T2_CHECK_AS(UsageError, !s.scorer.empty(), "{}: user task without a scorer", label);
   return s;
+}
+
+UserSpec read_spec(const TaskOptions& opt) {
+  if (!opt.user_params.empty()) return spec_from(nlohmann::json::parse(opt.user_params), "user task");
+  return spec_from(load_user_task_file(opt.user_spec), opt.user_spec);
 }
 
 std::string field_text(const JsonRecord& r, const std::string& key) {
@@ -122,7 +92,7 @@ std::string trim(const std::string& s) {
 
 class UserTask : public Task {
  public:
-  explicit UserTask(const TaskOptions& opt) : Task(opt), spec_(read_spec(opt.user_spec)) {
+  explicit UserTask(const TaskOptions& opt) : Task(opt), spec_(read_spec(opt)) {
     if (!spec_.extract.empty()) extract_ = std::make_unique<Regex>(spec_.extract);
   }
   std::string kind() const override { return spec_.name.empty() ? "user" : spec_.name; }
@@ -135,6 +105,7 @@ class UserTask : public Task {
     return s;
   }
   int max_new_tokens() const override { return spec_.max_new_tokens; }
+  std::vector<std::string> stop_strings() const override { return spec_.has_stop ? spec_.stop : Task::stop_strings(); }
   std::string chat_template() const override { return spec_.chat_template; }
   bool runs_code() const override { return spec_.scorer == "code"; }
 

@@ -83,7 +83,9 @@ struct TaskOptions {
   int parallelism = 2;                                    // programs at once in score_batch
   // cls
   size_t cls_per_source = 399;
-  // user tasks: the YAML spec (see docs/tasks.md)
+  // user tasks (jobs/user-task-spec.h): the checked keys as JSON text (a campaign's task), else the
+  // YAML spec file of `t2 score user --spec`
+  std::string user_params;
   std::string user_spec;
 
   bool has_compat(const std::string& c) const { return compat.count(c) || compat.count(compat::original); }
@@ -146,6 +148,12 @@ std::vector<Verdict> score_batch(const Task& task, const std::vector<Example>& e
 // user turn, and the label of a classifier response: the first \boxed{...} content if it is code, math
 // or reasoning (trimmed and lower-cased unless case_sensitive, the reference's behaviour), else "other".
 Example dispatch_example(const Example& ex);
+// The first pass as the reference runs it (METHOD.md §6.1): the classification prompt under the
+// *evaluated* task's generation settings. Its chat template and its answer budget and stop strings
+// (Task::max_new_tokens, stop_strings; the campaign's task keys where set) come from the task; the
+// prompt keeps the prefill that the task's template carries (ARC's "Let's think step by step"), not
+// the code tasks' fenced prefill, which the reference sends with answers only.
+Example first_pass_example(const Task& evaluated, const Example& ex);
 std::string dispatch_label(const std::string& response, bool case_sensitive = false);
 
 // The system prompts, byte for byte (METHOD.md §5, §6.1).

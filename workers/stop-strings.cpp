@@ -43,4 +43,13 @@ bool StopStringScanner::push(const std::vector<int32_t>& ids) {
   return true;
 }
 
+size_t answer_token_count(const std::vector<int32_t>& ids, const std::string& kept, const Detokenizer& detok) {
+  // from the end: the stop string is usually one to three tokens
+  for (size_t j = ids.size(); j > 0; --j) {
+    const std::string t = detok(std::vector<int32_t>(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(j)));
+    if (t.size() <= kept.size() && kept.compare(0, t.size(), t) == 0) return j;
+  }
+  return 0;
+}
+
 }  // namespace t2

@@ -37,6 +37,11 @@ class StopStringScanner {
   std::string cut_;
 };
 
+// How many leading ids of a stopped answer carry its text: the longest prefix of `ids` whose decoded
+// text is a prefix of `kept` (the text cut before the stop string). The ids after it spelled the stop
+// string; a token that straddles the cut counts with them.
+size_t answer_token_count(const std::vector<int32_t>& ids, const std::string& kept, const Detokenizer& detok);
+
 // The earliest occurrence of any non-empty stop string in text at or after `from`; npos when none.
 size_t find_stop(const std::string& text, const std::vector<std::string>& stops, size_t from = 0);
 

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include <spdlog/spdlog.h>
+#include "experts/cem.h"
 #include "experts/decompose.h"
 #include "experts/reinforce-step.h"
 #include "experts/transformer-policy.h"
@@ -86,7 +87,10 @@ struct WorkExecutor::Impl {
     lo.tp_comm = place.tp_comm;
     spdlog::info("loading model {} from {}", name, s.path);
     model = Model::load(s.path, lo);
-    tok = Tokenizer::load(s.path);
+    // models.<m>.tokenizer: a folder with the tokenizer files, when not the model's own
+    tok = Tokenizer::load(s.params.value("tokenizer", nlohmann::json()).is_string()
+                              ? s.params["tokenizer"].get<std::string>()
+                              : s.path);
     model_name = name;
   }
 
@@ -190,15 +194,15 @@ struct WorkExecutor::Impl {
     const auto& route = in.meta.at("route");
     const std::string strategy = route.value("strategy", std::string("prompt"));
     std::vector<std::vector<int32_t>> cls_prompts;
-    const auto& cls_task = tasks.get(route.value("cls_task", ct.spec().name));
-    for (const auto& ex : exs) cls_prompts.push_back(encode(cls_task.task(), tasks::dispatch_example(ex), nullptr));
+    // the first pass under the evaluated task's template, prefill, budget and stop strings (§6.1)
+    for (const auto& ex : exs) cls_prompts.push_back(encode(ct.task(), tasks::first_pass_example(ct.task(), ex), nullptr));
     if (strategy == "cls")
       p.adapt_expert(in.floats("cls_z"));
     else
       p.adapt_base();
     GenerateOptions co;
-    co.max_new_tokens = route.value("max_new_tokens", 64);
-    co.stop_strings = {};
+    co.max_new_tokens = route.value("max_new_tokens", ct.max_new_tokens());
+    co.stop_strings = ct.stop_strings();
     auto labels_gen = run_generate(cls_prompts, co);
     std::map<std::string, std::vector<float>> mult;  // label -> sigmoid(z)
     for (const auto& label : route_labels(route)) mult[label] = z_multipliers(in.floats("z:" + label));
@@ -276,7 +280,11 @@ struct WorkExecutor::Impl {
     out.meta["records"] = std::move(recs);
     if (in.meta.value("return_tokens", false)) {
       std::vector<std::vector<int32_t>> ids;
-      for (const auto& g : gens) ids.push_back(g.ids);
+      for (const auto& g : gens) {
+        // the policy gradient sees the answer only, not the tokens that spelled a stop string
+        TokenSeq a = answer_tokens(TokenSeq(g.ids.begin(), g.ids.end()), g.stop_tokens);
+        ids.emplace_back(a.begin(), a.end());
+      }
       out.sequences("tokens", ids);
     }
     return pack_payload(out);
@@ -344,8 +352,9 @@ struct WorkExecutor::Impl {
         size_t r = size_t(c) * S + s;
         if (!verdicts[r].correct) continue;
         correct += 1;
-        for (float x : gens[r].logprobs) lp += x;
-        n += double(gens[r].logprobs.size());
+        const AnswerLoglik a = answer_loglik(gens[r].logprobs, gens[r].stop_tokens);  // without the stop string
+        lp += a.sum;
+        n += double(a.tokens);
       }
       acc.push_back(S ? correct / double(S) : 0.0);
       ll.push_back(n > 0 ? lp / n : -1e30);

@@ -170,6 +170,45 @@ TEST(Reinforce, ResumeFromBytesIsBitIdentical) {
   }
 }
 
+// A rollout that ended on a stop string gets the same z-gradient and log-likelihood as the same answer
+// without it: the tokens that spelled the stop string (Generation::stop_tokens) are cut first.
+TEST(Reinforce, StopStringTokensGetNoGradient) {
+  MlpPolicy model(kVocab, 8, 16, 4);
+  auto c = small_config();
+  auto z = z_init(model.layout(), 5);
+  std::vector<TokenSeq> prompts{{1, 2, 3}, {4, 5}};
+  TokenSeq answer0{6, 7, 8}, answer1{9, 3};
+  TokenSeq with_stop = answer0;
+  for (int64_t t : {11, 12}) with_stop.push_back(t);  // the tokens of, say, "Response:"
+  std::vector<double> adv{1.0, -1.0};
+  auto clean = reinforce_shard_gradient(model, z, prompts, {answer0, answer1}, adv, 2, c);
+  auto cut = reinforce_shard_gradient(model, z, prompts, {answer_tokens(with_stop, 2), answer_tokens(answer1, 0)},
+                                      adv, 2, c);
+  auto uncut = reinforce_shard_gradient(model, z, prompts, {with_stop, answer1}, adv, 2, c);
+  EXPECT_EQ(cut.grad, clean.grad);
+  EXPECT_EQ(cut.logp, clean.logp);
+  EXPECT_EQ(cut.loss, clean.loss);
+  EXPECT_NE(uncut.grad, clean.grad);  // kept, the stop string's tokens would be trained too
+  EXPECT_THROW(answer_tokens(answer1, 3), Error);
+}
+
+// The reference validates at the end of its iterations 0, 10, 20, ...: after updates 1, 11, 21; t2
+// adds the last. The initial z is never validated, so it cannot be selected as the expert.
+TEST(Reinforce, FirstValidationComesAfterTheFirstUpdate) {
+  MlpPolicy model(kVocab, 8, 16, 4);
+  auto c = small_config();
+  c.eval_every = 10;
+  c.steps = 25;
+  auto s = reinforce_init(model.layout(), z_init(model.layout(), 5), 64, c);
+  EXPECT_FALSE(reinforce_should_validate(s, c));  // step 0: nothing trained yet
+  std::vector<int64_t> at;
+  for (int64_t k = 1; k <= c.steps; ++k) {
+    s.step = k;
+    if (reinforce_should_validate(s, c)) at.push_back(k);
+  }
+  EXPECT_EQ(at, (std::vector<int64_t>{1, 11, 21, 25}));
+}
+
 TEST(Reinforce, LearnsSyntheticTokenSetRewardBeyondNoise) {
   MlpPolicy model(kVocab, 8, 16, 4);
   auto c = small_config();

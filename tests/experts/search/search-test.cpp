@@ -39,6 +39,20 @@ SearchState run(const SearchConfig& c, const Planted& f, SearchState s, int64_t 
   return s;
 }
 
+// CEM's tie-break log-likelihood counts an answer's tokens only: the same answer ended by a stop
+// string scores the same.
+TEST(Cem, StopStringTokensDoNotCountInTheLogLikelihood) {
+  std::vector<float> answer{-0.5f, -1.0f, -0.25f};
+  std::vector<float> with_stop = answer;
+  with_stop.push_back(-3.0f);
+  with_stop.push_back(-0.1f);
+  auto a = answer_loglik(answer, 0), b = answer_loglik(with_stop, 2), kept = answer_loglik(with_stop, 0);
+  EXPECT_EQ(a.tokens, 3);
+  EXPECT_EQ(b.tokens, a.tokens);
+  EXPECT_EQ(b.sum, a.sum);
+  EXPECT_NE(kept.sum / double(kept.tokens), a.sum / double(a.tokens));
+}
+
 TEST(Cem, FindsPlantedOptimum) {
   Planted f{{0.8, 0.15, 0.55, 0.3, 0.95, 0.05}};
   SearchConfig c;  // the reference's settings: 32, 6 elites, std 0.5, [0, 1]

@@ -196,7 +196,7 @@ TEST_F(TaskFiles, UserTasksWithEveryScorer) {
   std::string data = write("qa.jsonl", R"({"id": "a", "q": "2+2", "ans": "4", "opts": ["3", "4"], "num": 4, "tests": ["assert f() == 4"]})"
                                        "\n");
   auto spec = [&](const std::string& scorer, const std::string& extra) {
-    return write(scorer + ".yaml", "name: mine\nfiles: {test: qa.jsonl}\nsystem: Be brief.\nprompt: \"What is {q}? {{ok}}\"\n"
+    return write(scorer + ".yaml", "name: mine\nfiles: {test: qa.jsonl}\nsystem_prompt: Be brief.\nprompt: \"What is {q}? {{ok}}\"\n"
                                    "answer_field: " + std::string(scorer == "numeric" ? "num" : scorer == "code" ? "tests" : "ans") +
                                    "\nid_field: id\nscorer: " + scorer + "\n" + extra);
   };
@@ -233,12 +233,12 @@ TEST_F(TaskFiles, UserTasksWithEveryScorer) {
   EXPECT_FALSE(t->score(t->load("test")[0], "```python\ndef f():\n    return 5\n```").correct);
 
   o.user_spec = write("bad.yaml", "files: {test: qa.jsonl}\nprompt: x\nanswer_field: ans\nscorer: fuzzy\n");
-  EXPECT_THROW(make_task("user", o), FormatError);
+  EXPECT_THROW(make_task("user", o), UsageError);
   o.user_spec = write("bad2.yaml", "files: {test: qa.jsonl}\nprompt: x\nanswer_feild: ans\nscorer: exact\n");
   try {
     make_task("user", o);
     FAIL();
-  } catch (const FormatError& e) {
+  } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("bad2.yaml:3"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("answer_field"), std::string::npos) << e.what();
   }
@@ -260,6 +260,28 @@ TEST(Dispatch, LabelsAndPrompt) {
   std::string sys = prompts::classify_system;
   EXPECT_EQ(sys.rfind("\n    # Analyze the given question", 0), 0u);
   EXPECT_NE(sys.find("general understanding. \n"), std::string::npos);
+}
+
+// The first pass keeps the prefill of the evaluated task's template (ARC) and drops the code tasks'
+// answer prefill, with the classification prompt as the system turn, as the reference does.
+TEST(Dispatch, FirstPassUsesTheEvaluatedTasksPrefill) {
+  Example e;
+  e.question = "Which is a mammal?";
+  e.messages = {{"system", "arc system"}, {"user", "Which is a mammal?\nOptions:\nA. cat\n"}};
+  e.assistant_prefill = prompts::arc_prefill;
+  auto arc = make_task("arc_easy");
+  auto d = first_pass_example(*arc, e);
+  EXPECT_EQ(d.assistant_prefill, prompts::arc_prefill);
+  ASSERT_EQ(d.messages.size(), 2u);
+  EXPECT_EQ(d.messages[0].content, prompts::classify_system);
+  EXPECT_EQ(d.messages[1].content, "Which is a mammal?");
+  e.assistant_prefill = prompts::code_prefill;
+  EXPECT_EQ(first_pass_example(*make_task("mbpp"), e).assistant_prefill, "");
+  EXPECT_EQ(first_pass_example(*make_task("gsm8k"), e).assistant_prefill, "");
+  // the reference's budgets and stop strings are the evaluated task's
+  EXPECT_EQ(make_task("math")->max_new_tokens(), 1024);
+  EXPECT_EQ(arc->max_new_tokens(), 512);
+  EXPECT_EQ(arc->stop_strings(), (std::vector<std::string>{"Instruction:", "Instruction", "Response:", "Response"}));
 }
 
 }  // namespace

@@ -118,5 +118,35 @@ TEST(StopStrings, IncrementalEqualsWholeDecodeOnRealTokenizers) {
   test::remove_tree(hf);
 }
 
+// The ids after the answer spelled the stop string: answer_token_count finds where the answer's
+// tokens end, counting a token that straddles the cut with the stop string.
+TEST(StopStrings, AnswerTokenCountEndsBeforeTheStopString) {
+  const std::vector<std::string> pieces = {"The", " answer", " is 4.", "\n\nRes", "ponse:", " 4.\nRes", "Instruction"};
+  Detokenizer d = [&](const std::vector<int32_t>& ids) {
+    std::string s;
+    for (int32_t i : ids) s += pieces.at(static_cast<size_t>(i));
+    return s;
+  };
+  const std::vector<std::string> stops = {"Instruction:", "Instruction", "Response:", "Response"};
+  auto run = [&](const std::vector<int32_t>& ids) {
+    StopStringScanner scan(stops, d);
+    std::vector<int32_t> prefix;
+    for (int32_t id : ids) {
+      prefix.push_back(id);
+      if (scan.push(prefix)) return std::make_pair(scan.text(), answer_token_count(prefix, scan.text(), d));
+    }
+    return std::make_pair(std::string("(no stop)"), prefix.size());
+  };
+  auto [text, n] = run({0, 1, 2, 3, 4, 1});
+  EXPECT_EQ(text, "The answer is 4.\n\n");
+  EXPECT_EQ(n, 3u);  // "\n\nRes" and "ponse:" spelled the stop string
+  std::tie(text, n) = run({0, 1, 5, 4});
+  EXPECT_EQ(text, "The answer 4.\n");
+  EXPECT_EQ(n, 2u);  // " 4.\nRes" straddles the cut: it goes with the stop string
+  std::tie(text, n) = run({6});
+  EXPECT_EQ(text, "");
+  EXPECT_EQ(n, 0u);
+}
+
 }  // namespace
 }  // namespace t2
