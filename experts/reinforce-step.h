@@ -22,7 +22,7 @@ Rollouts reinforce_rollout(PolicyModel& model, const std::vector<float>& z, cons
                            const ReinforceConfig& c, uint64_t seed);
 
 // The tokens of a rollout that carry its answer: all but the trailing `stop_tokens` that spelled a
-// stop string (Generation::stop_tokens). Only these enter the policy gradient, so an answer that ended
+// stop string (workers/stop-strings.h answer_token_count). Only these enter the policy gradient, so an answer that ended
 // on a stop string is pushed up or down exactly as the same answer without it (the reference removes
 // stop strings from its outputs before scoring their log-likelihood).
 TokenSeq answer_tokens(const TokenSeq& completion, int64_t stop_tokens);

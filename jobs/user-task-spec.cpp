@@ -74,7 +74,7 @@ void check_user_task_rules(const json& params, const yaml::Origin& at, const std
                  "expected the JSONL field holding the options");
   if (params.value("extract", json()).is_string()) {
     try {
-      Regex check(params["extract"].get<std::string>());
+      tasks::Regex check(params["extract"].get<std::string>());
     } catch (const Error& e) {
       problems.add(at, kp("extract"), "not a valid regular expression: " + std::string(e.what()),
                    "expected a Python-style pattern");

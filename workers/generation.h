@@ -32,10 +32,6 @@ struct Generation {
   std::string text;               // detokenized `ids` (empty without a detokenizer)
   std::vector<float> logprobs;    // log p(ids[i] | prefix) under the model (untempered), one per id
   std::string stop_reason;        // "eos", "stop_string" or "length"
-  // With stop_reason "stop_string": how many trailing ids spelled the stop string (the text is cut
-  // before it). They carry no answer: no policy gradient, no log-likelihood (the reference scores
-  // outputs with their stop strings removed).
-  int64_t stop_tokens = 0;
 };
 
 // ids -> text, for stop strings and Generation::text.

@@ -121,7 +121,6 @@ std::vector<Generation> Model::generate(const std::vector<std::vector<int32_t>>&
       } else if (!stops.empty() && stops[static_cast<size_t>(s)].push(g.ids)) {
         g.text = stops[static_cast<size_t>(s)].text();
         g.stop_reason = "stop_string";
-        g.stop_tokens = static_cast<int64_t>(g.ids.size() - answer_token_count(g.ids, g.text, detok));
         done = true;
       }
       if (!done && static_cast<int>(g.ids.size()) < opt.max_new_tokens) alive.push_back(r);

@@ -22,6 +22,7 @@
 #include "results/run-records.h"
 #include "workers/chat-template.h"
 #include "workers/model.h"
+#include "workers/stop-strings.h"
 #include "workers/tokenizer.h"
 
 namespace t2 {
@@ -128,6 +129,13 @@ struct WorkExecutor::Impl {
 
   Detokenizer detok() {
     return [this](const std::vector<int32_t>& ids) { return tok->decode(ids, true); };
+  }
+
+  // How many trailing ids of a generation spelled the stop string it stopped on (0 otherwise): they
+  // get no policy gradient and no log-likelihood (docs/experts.md).
+  int64_t stop_tokens(const Generation& g) {
+    if (g.stop_reason != "stop_string") return 0;
+    return static_cast<int64_t>(g.ids.size() - answer_token_count(g.ids, g.text, detok()));
   }
 
   // Generation under whatever adaptation is installed (policy or plain model).
@@ -282,7 +290,7 @@ struct WorkExecutor::Impl {
       std::vector<std::vector<int32_t>> ids;
       for (const auto& g : gens) {
         // the policy gradient sees the answer only, not the tokens that spelled a stop string
-        TokenSeq a = answer_tokens(TokenSeq(g.ids.begin(), g.ids.end()), g.stop_tokens);
+        TokenSeq a = answer_tokens(TokenSeq(g.ids.begin(), g.ids.end()), stop_tokens(g));
         ids.emplace_back(a.begin(), a.end());
       }
       out.sequences("tokens", ids);
@@ -352,7 +360,7 @@ struct WorkExecutor::Impl {
         size_t r = size_t(c) * S + s;
         if (!verdicts[r].correct) continue;
         correct += 1;
-        const AnswerLoglik a = answer_loglik(gens[r].logprobs, gens[r].stop_tokens);  // without the stop string
+        const AnswerLoglik a = answer_loglik(gens[r].logprobs, stop_tokens(gens[r]));  // without the stop string
         lp += a.sum;
         n += double(a.tokens);
       }

@@ -171,7 +171,7 @@ TEST(Reinforce, ResumeFromBytesIsBitIdentical) {
 }
 
 // A rollout that ended on a stop string gets the same z-gradient and log-likelihood as the same answer
-// without it: the tokens that spelled the stop string (Generation::stop_tokens) are cut first.
+// without it: the tokens that spelled the stop string (the worker counts them, workers/stop-strings.h) are cut first.
 TEST(Reinforce, StopStringTokensGetNoGradient) {
   MlpPolicy model(kVocab, 8, 16, 4);
   auto c = small_config();
