@@ -116,17 +116,17 @@ const std::map<std::string, Probe>& probes() {
       // experiments, every kind
       {"experiments.name", plan({}, {"experiments.eval.name=evaluation"})},
       {"experiments.kind", plan({}, {"experiments.dec.kind=classifier_expert"})},
-      {"experiments.seeds", plan({}, {"experiments.experts.seeds=[1,2]"})},
+      {"experiments.seeds", plan({}, {"experiments.experts2.seeds=[7,8]"})},
       {"experiments.depends_on", plan({}, {"experiments.eval.depends_on=[few2]"})},
       {"experiments.exclude", plan({}, {"experiments.eval.exclude=[{method: svf}]"})},
       {"experiments.decompose.models", plan({}, {"experiments.dec.models=[m]"})},
       {"experiments.decompose.modules", plan({}, {"experiments.dec.modules=all"})},
       {"experiments.decompose.dtype", plan({}, {"experiments.dec.dtype=fp64"})},
-      {"experiments.train_expert.models", plan({}, {"experiments.experts.models=[m]"})},
-      {"experiments.train_expert.tasks", plan({}, {"experiments.experts.tasks=[gsm8k, arc_easy, mbpp, arc_challenge]"})},
-      {"experiments.classifier_expert.models", plan({}, {"experiments.clsx.models=[m]"})},
+      {"experiments.train_expert.models", plan({}, {"experiments.experts2.models=[m]"})},
+      {"experiments.train_expert.tasks", plan({}, {"experiments.experts2.tasks=[gsm8k, arc_easy, mbpp, arc_challenge]"})},
+      {"experiments.classifier_expert.models", plan({}, {"experiments.clsx2.models=[m]"})},
       {"experiments.classifier_expert.task", plan({}, {"experiments.clsx.task=cls2"})},
-      {"experiments.fewshot_search.models", plan({}, {"experiments.few.models=[m]"})},
+      {"experiments.fewshot_search.models", plan({}, {"experiments.few2.models=[m, m2]"})},
       {"experiments.fewshot_search.tasks", plan({}, {"experiments.few.tasks=[arc_challenge, math]"})},
       {"experiments.fewshot_search.experts", plan({}, {"experiments.few.experts=experts2"})},
       {"experiments.fewshot_search.optimizer", plan({}, {"experiments.few.optimizer=random_shooting"})},
@@ -243,17 +243,19 @@ tasks:
 slurm: {gpus_per_node: 8}
 timeouts: {}
 sandbox: {isolation: rlimits}
+# experts2, clsx2 and few2 are the alternatives the reference keys point to (swept, so that their
+# jobs are not those of experts, clsx and few)
 experiments:
   - {name: dec, kind: decompose}
   - {name: experts, kind: train_expert, tasks: [gsm8k, arc_easy, mbpp]}
-  - {name: experts2, kind: train_expert, tasks: [gsm8k, arc_easy, mbpp], steps: 3}
+  - {name: experts2, kind: train_expert, tasks: [gsm8k, arc_easy, mbpp], steps: [3, 4]}
   - {name: clsx, kind: classifier_expert, task: cls}
-  - {name: clsx2, kind: classifier_expert, task: cls2}
+  - {name: clsx2, kind: classifier_expert, task: cls2, steps: [3, 4]}
   - {name: few, kind: fewshot_search, tasks: [arc_challenge], experts: experts}
-  - {name: few2, kind: fewshot_search, tasks: [arc_challenge], experts: experts2}
+  - {name: few2, kind: fewshot_search, models: [m], tasks: [arc_challenge], experts: experts2}
   - {name: eval, kind: evaluate, tasks: [gsm8k, arc_easy], methods: [base, svf, t2_prompt, t2_cls],
      experts: experts, classifier: clsx}
-  - {name: evalfew, kind: evaluate, tasks: [arc_challenge], methods: [t2_fewshot], fewshot: few}
+  - {name: evalfew, kind: evaluate, models: [m], tasks: [arc_challenge], methods: [t2_fewshot], fewshot: few}
 )";
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {

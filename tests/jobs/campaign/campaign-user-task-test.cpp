@@ -93,7 +93,7 @@ TEST_F(UserTaskSpecs, AcceptedByBothGivesTheSameTask) {
     EXPECT_EQ(summary(*a, ea), summary(*b, eb));
   }
   // and the campaign resolves the same defaults the file gets
-  EXPECT_EQ(from_file("scorer: exact\nquestion_field: q\n")->load("test")[0].messages.back().content, "2+2");
+  EXPECT_EQ(from_file("scorer: exact\nquestion_field: q\nanswer_field: ans\n")->load("test")[0].messages.back().content, "2+2");
 }
 
 TEST_F(UserTaskSpecs, RefusedByBothWithTheSameMessage) {
