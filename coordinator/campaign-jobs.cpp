@@ -80,7 +80,8 @@ struct Shared {
     return experts.emplace(job_id, expert_read(expert_path(job_id))).first->second;
   }
   SvdLayout svd(const std::string& model) const {
-    return read_svd_layout(run_svd_dir(store.dir(), model), opt.tp);
+    auto it = opt.model_tp.find(model);
+    return read_svd_layout(run_svd_dir(store.dir(), model), it == opt.model_tp.end() ? opt.tp : it->second);
   }
   void log(const std::string& line) const {
     if (opt.log) opt.log(line);
@@ -771,6 +772,7 @@ std::vector<JobSpec> make_campaign_jobs(const Campaign& campaign, const Plan& pl
     s.kind = j.kind;
     s.model = j.model;
     s.deps = j.deps;
+    if (auto it = options.model_tp.find(j.model); it != options.model_tp.end()) s.tp = it->second;
     std::shared_ptr<JobDriver> d;
     if (j.kind == "decompose")
       d = std::make_shared<DecomposeDriver>(*shared, j);
