@@ -177,9 +177,13 @@ int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, W
   Scheduler* sched_ptr = nullptr;
   ProgressTracker tracker;
   std::unique_ptr<ProgressRenderer> renderer = o.progress ? make_progress_renderer(STDERR_FILENO, Seconds(o.progress_every_s)) : nullptr;
+  Clock::time_point last_draw{};
   auto draw = [&](bool final) {
     if (!renderer || !sched_ptr) return;
     auto now = Clock::now();
+    // a snapshot copies every job: at most ten a second (the terminal's redraw rate), not one per result
+    if (!final && now - last_draw < std::chrono::milliseconds(100)) return;
+    last_draw = now;
     // Every job, waiting ones too: the display counts them; only started jobs get a line of their own.
     for (const auto& j : sched_ptr->snapshot().jobs)
       tracker.update(j.id, j.units_done, j.units_total, job_state_name(j.state), now);

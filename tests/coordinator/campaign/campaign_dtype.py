@@ -15,7 +15,7 @@
                                   mpirun -np 5 with T2_TEST_HOSTS=a*3,b*2: one coordinator, a TP-2
                                   group on node a and two TP-1 groups on node b; each model is
                                   decomposed by groups of its own degree (fix_a: 2 SVD shards, fix_b:
-                                  1) and evaluated; every job finishes
+                                  1), trains an expert and is evaluated; every job finishes
 Env: T2_BIN, T2_SOURCE_DIR, T2_DATA_DIR (missing data: SKIPPED).
 """
 import json
@@ -120,8 +120,11 @@ def mixed(work):
     model = fixture(work)
     run = os.path.join(work, "mixed")
     shutil.rmtree(run, ignore_errors=True)
-    args = ["models.fix_b.path=" + model, "models.fix_a.tp=2", "~experiments.experts", "~experiments.cls_expert",
-            "~experiments.fewshot", "~experiments.eval_fewshot", "experiments.eval.methods=[base]",
+    # decompose, one REINFORCE step of an expert and base/svf evaluations per model: SVD shards, TP
+    # gradients and adapted evaluation on each model's own groups
+    args = ["models.fix_b.path=" + model, "models.fix_a.tp=2", "experiments.experts.tasks=[gsm8k]",
+            "experiments.experts.steps=1", "~experiments.cls_expert",
+            "~experiments.fewshot", "~experiments.eval_fewshot", "experiments.eval.methods=[base,svf]",
             "experiments.eval.tasks=[gsm8k]", "tasks.gsm8k.limit=2"]
     env = env_for(work, run)
     env["T2_TEST_HOSTS"] = "a*3,b*2"
@@ -136,8 +139,8 @@ def mixed(work):
                  "placement: rank 4: host b (node 1, local 1), worker of group 2 (tp_rank 0), device cpu"):
         check(want in p.stderr, "the log says: " + want, p)
     summary = [l for l in p.stderr.splitlines() if l.startswith("campaign e2e:")]
-    check(summary and summary[0].startswith("campaign e2e: 4 done;"), f"decompose and evaluate of both models: {summary}",
-          p)
+    check(summary and summary[0].startswith("campaign e2e: 8 done;"),
+          f"decompose, expert and evaluations of both models: {summary}", p)
     # each model's SVD shards come from groups of its own degree: fix_a at tp 2, fix_b at tp 1 (never the
     # largest tp for every model)
     svd = lambda m: sorted(f for f in os.listdir(os.path.join(run, "svd", m)) if f.endswith(".h5"))
