@@ -352,6 +352,7 @@ std::optional<WorkItem> Scheduler::assign(int g, Clock::time_point now) {
   f.timeout = opt_.item_deadline ? opt_.item_deadline(J.spec.kind, spec.kind) : opt_.item_timeout;
   f.deadline = now + std::chrono::duration_cast<Clock::duration>(f.timeout + (loads ? opt_.load_timeout : Seconds(0)));
   item.heartbeat_seconds = opt_.heartbeat_fraction * f.timeout.count();
+  item.deadline_seconds = f.timeout.count() + (loads ? opt_.load_timeout.count() : 0.0);
   f.item = item;
   f.item.payload.clear();  // kept for reports only
   in_flight_.emplace(item.id, std::move(f));
