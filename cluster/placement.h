@@ -80,8 +80,8 @@ struct Placement {
 // The degrees to place for a set of per-model degrees: distinct, largest first.
 std::vector<int> distinct_tps(std::vector<int> tps);
 
-// Throws UsageError (naming the numbers and the fix) when no group fits (or a degree gets none), when CUDA is asked for and
-// missing, or when a node has more workers than GPUs.
+// Throws UsageError (naming the numbers and the fix) when no group fits (or a degree gets none), when
+// CUDA is asked for and missing, or when a node has more workers than GPUs.
 Placement place_ranks(const PlacementInput& in);
 
 // Test seam: T2_TEST_HOSTS="a*9,b*8" (or "a,a,b") names the host of every rank, so that one machine

@@ -565,6 +565,7 @@ SchedulerSnapshot Scheduler::snapshot() const {
     GroupStatus gs;
     gs.group = static_cast<int>(g);
     gs.rank = G.rank;
+    gs.tp = G.tp;
     gs.state = G.state;
     gs.model = G.model;
     gs.current = G.last_request;
@@ -701,6 +702,7 @@ nlohmann::json scheduler_snapshot_json(const SchedulerSnapshot& s) {
   for (const auto& g : s.groups)
     groups.push_back({{"group", g.group},
                       {"rank", g.rank},
+                      {"tp", g.tp},
                       {"state", group_state_name(g.state)},
                       {"model", g.model},
                       {"request", g.current},

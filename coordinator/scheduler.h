@@ -91,6 +91,7 @@ struct JobStatus {
 
 struct GroupStatus {
   int group = 0, rank = 0;
+  int tp = 0;                        // the group's degree (0: not given; it takes every job)
   GroupState state = GroupState::idle;
   std::string model;                 // loaded model ("" before the first item)
   std::string current;               // the request in flight, else the last one

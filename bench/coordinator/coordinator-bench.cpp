@@ -32,7 +32,8 @@ double peak_rss_mib() {
 
 // Work of `us` microseconds on this thread (a record write's cost without touching the disk).
 void spin_for(double us) {
-  const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::micro>(us));
+  const auto until =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::micro>(us));
   while (Clock::now() < until) {
   }
 }

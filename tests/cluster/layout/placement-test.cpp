@@ -57,7 +57,8 @@ void expect_sound(const Placement& p, const PlacementInput& in) {
       EXPECT_EQ(p.ranks[static_cast<size_t>(r)].tp_rank, static_cast<int>(i));
       nodes.insert(p.ranks[static_cast<size_t>(r)].node);
     }
-    if (!p.groups_span_nodes || p.group_tp[g] <= 8) EXPECT_EQ(nodes.size(), 1u) << "group " << g << " spans nodes: " << p.summary();
+    if (!p.groups_span_nodes || p.group_tp[g] <= 8)
+      EXPECT_EQ(nodes.size(), 1u) << "group " << g << " spans nodes: " << p.summary();
   }
   std::map<std::string, std::set<std::string>> used;  // host -> GPUs given out
   for (const auto& r : p.ranks) {

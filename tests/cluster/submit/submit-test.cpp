@@ -265,7 +265,8 @@ TEST_F(Submit, DryRunOfThePaperCampaignHasNodeAlignedGroupsAndOneCoordinator) {
   EXPECT_EQ(r.out.find("experiments."), std::string::npos) << "the script restricts experiments: " << r.out;
 
   // the same campaign on 4 nodes: the rounds give the 70B three TP-8 groups and the small models eight
-  const auto four = run_cli({"submit", campaign, "--dry-run", "--t2", kT2, "output=" + dir_ + "/paper", "slurm.nodes=4"});
+  const auto four =
+      run_cli({"submit", campaign, "--dry-run", "--t2", kT2, "output=" + dir_ + "/paper", "slurm.nodes=4"});
   ASSERT_TRUE(four.ok()) << four.describe();
   const auto s4 = parse_scripts(four.out);
   ASSERT_EQ(s4.size(), 1u);
@@ -281,9 +282,11 @@ TEST_F(Submit, DryRunOfThePaperCampaignHasNodeAlignedGroupsAndOneCoordinator) {
 // placed without idle ranks at its end, with a group of every degree, node-aligned when tp fits a node.
 TEST(SlurmAllocation, RequestsWhatThePlacementUses) {
   for (int g : {1, 2, 4, 8}) {
-    for (const std::vector<int>& tps : std::vector<std::vector<int>>{{1}, {2}, {8}, {8, 1}, {4, 2, 1}, {2, 1}, {16}, {16, 1}}) {
+    for (const std::vector<int>& tps :
+         std::vector<std::vector<int>>{{1}, {2}, {8}, {8, 1}, {4, 2, 1}, {2, 1}, {16}, {16, 1}}) {
       for (int nodes : {1, 2, 3}) {
-        SCOPED_TRACE(::testing::Message() << "g " << g << " nodes " << nodes << " tps " << tps.size() << " first " << tps[0]);
+        SCOPED_TRACE(::testing::Message() << "g " << g << " nodes " << nodes << " tps " << tps.size() << " first "
+                                          << tps[0]);
         const auto a = t2::plan_slurm_allocation(tps, nodes, g);
         EXPECT_EQ(a.gpus_per_node, g);
         EXPECT_EQ(a.ntasks_per_node, g + 1);

@@ -593,6 +593,12 @@ TEST(Scheduler, JobsRunOnlyOnGroupsOfTheirModelsDegree) {
   EXPECT_EQ(items["small-eval"], 12);
   EXPECT_EQ(items["small-eval2"], 5);
   EXPECT_EQ(items["other"], 3);
+  const auto snap = s.snapshot();
+  EXPECT_EQ(snap.groups[0].tp, 8);
+  EXPECT_EQ(snap.groups[1].tp, 1);
+  EXPECT_EQ(scheduler_snapshot_json(snap)["groups"][0]["tp"], 8);
+  EXPECT_EQ(snap.groups[0].model, "big");  // the TP-8 group never loaded a small model
+  EXPECT_EQ(snap.groups[0].model_loads, 1);
 
   // a job whose degree no group has is refused up front, naming it
   std::vector<JobSpec> bad{batch_job("huge", "huge", 1)};
