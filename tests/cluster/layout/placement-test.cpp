@@ -48,7 +48,9 @@ void expect_sound(const Placement& p, const PlacementInput& in) {
   for (size_t g = 0; g < p.groups.size(); ++g) {
     ASSERT_EQ(p.group_tp.size(), p.groups.size());
     ASSERT_EQ(static_cast<int>(p.groups[g].size()), p.group_tp[g]);
-    if (g > 0) EXPECT_LT(p.groups[g - 1][0], p.groups[g][0]) << "groups are numbered by first rank";
+    if (g > 0) {
+      EXPECT_LT(p.groups[g - 1][0], p.groups[g][0]) << "groups are numbered by first rank";
+    }
     std::set<int> nodes;
     for (size_t i = 0; i < p.groups[g].size(); ++i) {
       const int r = p.groups[g][i];
@@ -57,8 +59,9 @@ void expect_sound(const Placement& p, const PlacementInput& in) {
       EXPECT_EQ(p.ranks[static_cast<size_t>(r)].tp_rank, static_cast<int>(i));
       nodes.insert(p.ranks[static_cast<size_t>(r)].node);
     }
-    if (!p.groups_span_nodes || p.group_tp[g] <= 8)
+    if (!p.groups_span_nodes || p.group_tp[g] <= 8) {
       EXPECT_EQ(nodes.size(), 1u) << "group " << g << " spans nodes: " << p.summary();
+    }
   }
   std::map<std::string, std::set<std::string>> used;  // host -> GPUs given out
   for (const auto& r : p.ranks) {

@@ -233,9 +233,11 @@ TEST_F(Submit, DryRunRendersOneScriptWithGroupsSizedPerModel) {
 // and the coordinator as a task of its own; experiments that exclude the 70B from some methods load
 // as they are (nothing is split or re-validated per shape).
 TEST_F(Submit, DryRunOfThePaperCampaignHasNodeAlignedGroupsAndOneCoordinator) {
+  T2_REQUIRE_DATA(data);  // the campaign's tasks read their data files when it loads
   const std::string campaign = t2::test::source_dir() + "/examples/paper-all.yaml";
   ASSERT_TRUE(fs::exists(campaign)) << campaign;
-  const auto r = run_cli({"submit", campaign, "--dry-run", "--t2", kT2, "output=" + dir_ + "/paper"});
+  const auto r =
+      run_cli({"submit", campaign, "--dry-run", "--t2", kT2, "output=" + dir_ + "/paper", "data_dir=" + data});
   ASSERT_TRUE(r.ok()) << r.describe() << "\n" << r.out << r.err;
   const auto scripts = parse_scripts(r.out);
   ASSERT_EQ(scripts.size(), 1u) << r.out;
@@ -266,7 +268,8 @@ TEST_F(Submit, DryRunOfThePaperCampaignHasNodeAlignedGroupsAndOneCoordinator) {
 
   // the same campaign on 4 nodes: the rounds give the 70B three TP-8 groups and the small models eight
   const auto four =
-      run_cli({"submit", campaign, "--dry-run", "--t2", kT2, "output=" + dir_ + "/paper", "slurm.nodes=4"});
+      run_cli({"submit", campaign, "--dry-run", "--t2", kT2, "output=" + dir_ + "/paper", "data_dir=" + data,
+               "slurm.nodes=4"});
   ASSERT_TRUE(four.ok()) << four.describe();
   const auto s4 = parse_scripts(four.out);
   ASSERT_EQ(s4.size(), 1u);
@@ -301,12 +304,16 @@ TEST(SlurmAllocation, RequestsWhatThePlacementUses) {
         for (const auto& rp : p.ranks) ++per_node[rp.host];
         for (const auto& [host, n] : per_node) EXPECT_EQ(n, host == "node0" ? g + 1 : g) << host;
         // idle only where no degree divides what is left of a node
-        if (t2::distinct_tps(tps).back() == 1) EXPECT_TRUE(p.idle.empty()) << p.summary();
+        if (t2::distinct_tps(tps).back() == 1) {
+          EXPECT_TRUE(p.idle.empty()) << p.summary();
+        }
         for (int t : t2::distinct_tps(tps)) EXPECT_FALSE(p.groups_of_tp(t).empty()) << p.summary();
         for (size_t k = 0; k < p.groups.size(); ++k) {
           std::set<int> ns;
           for (int rank : p.groups[k]) ns.insert(p.ranks[static_cast<size_t>(rank)].node);
-          if (p.group_tp[k] <= g) EXPECT_EQ(ns.size(), 1u) << p.describe_group(static_cast<int>(k));
+          if (p.group_tp[k] <= g) {
+            EXPECT_EQ(ns.size(), 1u) << p.describe_group(static_cast<int>(k));
+          }
         }
       }
     }
