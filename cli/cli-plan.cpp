@@ -21,6 +21,7 @@
 #include "core/hf-cache.h"
 #include "core/names.h"
 #include "jobs/campaign.h"
+#include "workers/memory-sizing.h"
 
 namespace t2::cli {
 
@@ -33,10 +34,12 @@ struct PlanArgs {
   std::string shape;
   PlanSettings settings;
   std::string modules = "mlp";
-  std::string factors = "bf16";
+  std::string factors = "auto";
   std::string weights = "bf16";
   std::string recompute = "layer";
   bool adam_on_workers = false;
+  std::string device = "gpu";
+  std::string attention = "auto";
   bool json = false;
   CLI::App* app = nullptr;
   bool given(const char* flag) const { return app->count(flag) > 0; }
@@ -52,9 +55,21 @@ PlanSettings settings_from_flags(const PlanArgs& a) {
   PlanSettings st = a.settings;
   st.modules = parse_svf_modules(a.modules);
   st.recompute = parse_recompute(a.recompute);
-  st.factor_bytes = bytes_of(a.factors, "--factors");
   st.weight_bytes = bytes_of(a.weights, "--weights");
+  // auto: as the runtime holds them, U and V in the serving dtype (fp32 decompositions stay fp32).
+  st.factor_bytes = a.factors == "auto" ? st.weight_bytes : bytes_of(a.factors, "--factors");
   st.adam_on_coordinator = !a.adam_on_workers;
+  st.device = parse_plan_device(a.device);
+  // The CPU counterpart of the CUDA context: the worker process's libraries.
+  if (st.device == PlanDevice::cpu && !a.given("--runtime-overhead-gb")) st.runtime_overhead_gb = kCpuProcessBaselineGb;
+  // auto: on a GPU the fused kernels of the LibTorch 2 that GPU builds use (scripts/gpu-build); on the
+  // CPU whatever this build has.
+  if (a.attention == "auto")
+    st.fused_attention = st.device == PlanDevice::gpu || fused_attention_built();
+  else if (a.attention == "fused" || a.attention == "materialised")
+    st.fused_attention = a.attention == "fused";
+  else
+    throw UsageError("--attention '" + a.attention + "': " + suggest(a.attention, {"auto", "fused", "materialised"}));
   T2_CHECK_AS(UsageError, st.headroom_fraction >= 0 && st.headroom_fraction < 1,
               "--headroom must be in [0, 1), got {}", st.headroom_fraction);
   return st;
@@ -131,7 +146,18 @@ int run_campaign_plan(const PlanArgs& a) {
     PlanSettings st = base;
     if (!a.given("--tp")) st.tp = static_cast<int>(m.tp);
     if (!a.given("--gpu-memory-gb")) st.gpu_memory_gb = m.gpu_memory_gb;
-    if (!a.given("--weights")) st.weight_bytes = m.dtype == "fp32" ? 4 : 2;
+    if (!a.given("--device") && c.device == "cpu") {  // the campaign's workers compute on the CPU
+      PlanArgs cpu = a;
+      cpu.device = "cpu";
+      const PlanSettings cs = settings_from_flags(cpu);
+      st.device = cs.device;
+      st.fused_attention = cs.fused_attention;
+      if (!a.given("--runtime-overhead-gb")) st.runtime_overhead_gb = cs.runtime_overhead_gb;
+    }
+    // dtype auto serves fp32 on the CPU and bf16 on a GPU (workers/model.cpp)
+    if (!a.given("--weights"))
+      st.weight_bytes = m.dtype == "fp32" || (m.dtype == "auto" && st.device == PlanDevice::cpu) ? 4 : 2;
+    if (a.factors == "auto") st.factor_bytes = st.weight_bytes;
     int64_t batch = 0, new_tokens = 0;
     bool mlp = false, attn = false, qkvo = false;
     for (const auto& e : c.experiments) {
@@ -199,10 +225,18 @@ Command add_plan_command(CLI::App& t2) {
   app->add_option("--micro-batch", s.train_micro_batch, "sequences per scoring forward/backward")
       ->capture_default_str();
   app->add_option("--modules", a->modules, "adapted matrices: mlp, attn (q, v), attn_qkvo, all (mlp + q, v), all_qkvo")->capture_default_str();
-  app->add_option("--factors", a->factors, "dtype of U, sigma, V: bf16, fp32")->capture_default_str();
+  app->add_option("--factors", a->factors, "dtype of U and V: auto (the serving dtype, as the runtime holds them), bf16, fp32")->capture_default_str();
   app->add_option("--weights", a->weights, "dtype of the served weights: bf16, fp32")->capture_default_str();
-  app->add_option("--recompute", a->recompute, "training activations: layer (checkpoint each layer), none")
+  app->add_option("--recompute", a->recompute, "gradient items: layer (rerun each layer in backward, the campaign default), none (keep all)")
       ->capture_default_str();
+  app->add_option("--device", a->device, "where the model lives: gpu, cpu (the plan is then the host process's memory)")
+      ->capture_default_str();
+  app->add_option("--attention", a->attention,
+                  "attention kernels: auto (fused on gpu; on cpu what this build has), fused, materialised")
+      ->capture_default_str();
+  app->add_option("--cem-rows", s.cem_rows, "sequences of one CEM work item (candidates x shots; 0: --batch)")
+      ->capture_default_str();
+  app->add_flag("--kl-reference", s.kl_reference, "gradient items also score the reference (KL coefficient > 0)");
   app->add_flag("--adam-on-workers", a->adam_on_workers, "keep Adam moments on the workers (default: coordinator)");
   app->add_flag("--json", a->json, "print the plan as JSON");
   return {app, [a]() -> int { return run_plan(*a); }};
