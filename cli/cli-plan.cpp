@@ -99,6 +99,18 @@ int64_t max_param(const nlohmann::json& params, const char* key) {
   return m;
 }
 
+// The largest number a hyperparameter takes (a value or a sweep list), or 0.
+double max_number(const nlohmann::json& params, const char* key) {
+  if (!params.is_object() || !params.contains(key)) return 0;
+  const auto& v = params[key];
+  double m = 0;
+  if (v.is_number()) m = v.get<double>();
+  if (v.is_array())
+    for (const auto& x : v)
+      if (x.is_number()) m = std::max(m, x.get<double>());
+  return m;
+}
+
 // The union of the modules a hyperparameter names (a value or a sweep list).
 void add_modules(const nlohmann::json& params, bool& mlp, bool& attn, bool& qkvo) {
   if (!params.is_object() || !params.contains("modules")) return;
@@ -158,10 +170,18 @@ int run_campaign_plan(const PlanArgs& a) {
     if (!a.given("--weights"))
       st.weight_bytes = m.dtype == "fp32" || (m.dtype == "auto" && st.device == PlanDevice::cpu) ? 4 : 2;
     if (a.factors == "auto") st.factor_bytes = st.weight_bytes;
-    int64_t batch = 0, new_tokens = 0;
-    bool mlp = false, attn = false, qkvo = false;
+    int64_t batch = 0, new_tokens = 0, grad_rows = 0;
+    bool mlp = false, attn = false, qkvo = false, kl = false, keep_all = false;
     for (const auto& e : c.experiments) {
       if (!uses_model(e, m.name)) continue;
+      if (e.kind == "train_expert" || e.kind == "classifier_expert") {
+        // A gradient item: micro_batch rollouts, or its whole shard (16 prompts x samples) when 0.
+        const int64_t mb = max_param(e.params, "micro_batch");
+        const int64_t samples = std::max<int64_t>(1, max_param(e.params, "samples_per_prompt"));
+        grad_rows = std::max(grad_rows, mb > 0 ? mb : 16 * samples);
+        kl |= max_number(e.params, "kl_coef") > 0;  // the reference is scored only when λ > 0
+        keep_all |= e.params.contains("recompute") && e.params["recompute"].dump().find("none") != std::string::npos;
+      }
       if (e.kind == "evaluate") {
         const int64_t b = max_param(e.params, "batch_size");
         batch = std::max<int64_t>(batch, b > 0 ? b : 64);  // 64: the evaluate default (docs/campaign.md)
@@ -172,6 +192,9 @@ int run_campaign_plan(const PlanArgs& a) {
     for (const auto& t : c.tasks) new_tokens = std::max(new_tokens, t.max_new_tokens);
     if (!a.given("--batch") && batch > 0) st.eval_batch = static_cast<int>(batch);
     if (!a.given("--new-tokens") && new_tokens > 0) st.max_new_tokens = new_tokens;
+    if (!a.given("--micro-batch") && grad_rows > 0) st.train_micro_batch = static_cast<int>(grad_rows);
+    if (!a.given("--kl-reference") && kl) st.kl_reference = true;
+    if (!a.given("--recompute") && keep_all) st.recompute = Recompute::none;
     if (!a.given("--modules") && (mlp || attn))
       st.modules = mlp && attn ? (qkvo ? SvfModules::all_qkvo : SvfModules::all)
                    : attn      ? (qkvo ? SvfModules::attn_qkvo : SvfModules::attn)

@@ -57,7 +57,7 @@ const char* plan_device_name(PlanDevice d);
 
 // The baseline resident set of a CPU worker process before it loads a model (LibTorch, MKL/OpenMP,
 // MPI, HDF5), measured on the reference machine; the CPU counterpart of runtime_overhead_gb.
-inline constexpr double kCpuProcessBaselineGb = 0.35;
+inline constexpr double kCpuProcessBaselineGb = 0.2;
 
 struct PlanSettings {
   int tp = 1;                        // tensor-parallel degree of one worker group

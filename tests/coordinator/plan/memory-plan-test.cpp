@@ -169,7 +169,7 @@ TEST(MemoryPlan, WorkItemsFollowMicroBatchRecomputeKlAndDevice) {
     EXPECT_EQ(i.name.find("compose"), std::string::npos) << i.name;
     EXPECT_EQ(i.name.find("CUDA"), std::string::npos) << i.name;
   }
-  EXPECT_EQ(item_prefix(work_item(base, "evaluate item"), "resident: process baseline"), 350000000u);
+  EXPECT_EQ(item_prefix(work_item(base, "evaluate item"), "resident: process baseline"), 200000000u);
 
   // Log-softmax, saved blocks and gradient: 4 x rows x vocab x 4 B plus one block.
   const uint64_t rows = 4 * 64;
