@@ -128,6 +128,13 @@ void add_modules(const nlohmann::json& params, bool& mlp, bool& attn, bool& qkvo
     one(v);
 }
 
+// Both phases and every kind of work item fit.
+bool plan_fits(const MemoryPlan& p) {
+  bool ok = p.valid && p.evaluate.fits && p.train.fits;
+  for (const auto& w : p.work_items) ok &= w.fits;
+  return ok;
+}
+
 bool uses_model(const ExperimentSpec& e, const std::string& model) {
   return std::find(e.models.begin(), e.models.end(), model) != e.models.end();
 }
@@ -205,7 +212,7 @@ int run_campaign_plan(const PlanArgs& a) {
   bool all_fit = true;
   nlohmann::json out = {{"campaign", c.name}, {"models", nlohmann::json::object()}};
   for (const auto& p : plans) {
-    all_fit &= p.valid && p.evaluate.fits && p.train.fits;
+    all_fit &= plan_fits(p);
     if (a.json)
       out["models"][p.shape.name] = memory_plan_json(p);
     else
@@ -222,7 +229,7 @@ int run_plan(const PlanArgs& a) {
     std::cout << memory_plan_json(plan).dump(2) << "\n";
   else
     std::cout << memory_plan_text(plan);
-  return plan.valid && plan.evaluate.fits && plan.train.fits ? 0 : static_cast<int>(ExitCode::runtime_failure);
+  return plan_fits(plan) ? 0 : static_cast<int>(ExitCode::runtime_failure);
 }
 
 }  // namespace
