@@ -169,7 +169,8 @@ def main():
                 print(f"{name:<15} {dtype:<9} {m['peak_bytes'] / 1e9:>9.3f} GB {p['total_bytes'] / 1e9:>9.3f} GB "
                       f"{ratio:>7.3f}  rows {s['batch']}, {s['prompt']} + {s['new']} tokens; loaded "
                       f"{m['loaded_bytes'] / 1e9:.3f} GB, process baseline {m['baseline_bytes'] / 1e9:.3f} GB, "
-                      f"{m['seconds']} s", flush=True)
+                      f"after: mapped files {m['rss_file_bytes_after'] / 1e9:.3f} GB, anonymous "
+                      f"{m['rss_anon_bytes_after'] / 1e9:.3f} GB; {m['seconds']} s", flush=True)
                 for i in p["items"]:
                     print(f"    predicted {i['name']:<52} {i['bytes'] / 1e9:>9.3f} GB")
                 if abs(ratio - 1) > TOLERANCE:
