@@ -88,6 +88,7 @@ std::vector<std::string> memory_notes(const Campaign& c) {
     st.tp = tp;
     st.gpu_memory_gb = m.gpu_memory_gb;
     st.weight_bytes = m.dtype == "fp32" ? 4 : 2;
+    st.factor_bytes = st.weight_bytes;  // U and V are held in the serving dtype (fp32 models: fp32)
     const MemoryPlan p = plan_memory(model_shape_from_path(m.path), st);
     if (c.slurm.gpus_per_node > 0) {
       T2_CHECK_AS(UsageError, p.valid, "model {}: tp {} cannot shard it: {}", m.name, tp, p.invalid_reason);
