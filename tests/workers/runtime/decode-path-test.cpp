@@ -49,7 +49,7 @@ TEST(DecodePath, SmallBatchKernelEqualsGemm) {
   torch::NoGradGuard ng;
   torch::manual_seed(5);
   bool ran = false;
-  for (int64_t M : {2, 3, 16, 31, 32}) {
+  for (int64_t M : {2, 3, 5, 6, 16, 31, 32}) {  // every remainder of the 4-row blocks
     for (auto [out, in] : std::vector<std::pair<int64_t, int64_t>>{{4, 16}, {7, 48}, {130, 768}, {2048, 64}}) {
       torch::Tensor x = torch::randn({M, in}), w = torch::randn({out, in}), b = torch::randn({out});
       torch::Tensor y;
