@@ -13,8 +13,10 @@ namespace t2 {
 namespace {
 
 #ifdef T2_HAVE_AVX512_KERNEL
-// GCC 12 warns inside _mm512_reduce_add_ps (its own _mm512_undefined_ps): a known false positive.
+// GCC 12 warns inside its own AVX-512 intrinsics (_mm512_reduce_add_ps, the 256/128-bit extracts:
+// their _mm512_undefined_ps / __Y placeholders): a known false positive.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 // The four sums of a, b, c, d in one vector: [Σa, Σb, Σc, Σd].
 __attribute__((target("avx512f"))) inline __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
