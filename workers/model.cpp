@@ -5,6 +5,7 @@
 #include "cluster/communicator.h"
 #include "core/check.h"
 #include "core/names.h"
+#include "workers/decode-attention.h"
 #include "workers/linear-rows.h"
 #include "workers/memory-sizing.h"
 #include "workers/safetensors.h"
@@ -348,6 +349,11 @@ torch::Tensor Model::attention(const Layer& L, int64_t layer, const torch::Tenso
     done = true;
   }
 #endif
+  if (!done && T == 1 && cache) {
+    // a decode step on the CPU in fp32: straight from the cache, one task per (sequence, kv head)
+    out = decode_attention(q, K, V, mask, scale, done);
+    if (done) return apply_linear(*L.o, out, row_of);
+  }
   if (!done) {
     // Grouped-query attention without copying K/V per head: the G query heads sharing one KV head are
     // stacked along the query axis, [B, KVl, G*T, D] x [B, KVl, D, S].
