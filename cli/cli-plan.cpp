@@ -21,6 +21,7 @@
 #include "core/hf-cache.h"
 #include "core/names.h"
 #include "jobs/campaign.h"
+#include "workers/memory-sizing.h"
 
 namespace t2::cli {
 
@@ -33,10 +34,12 @@ struct PlanArgs {
   std::string shape;
   PlanSettings settings;
   std::string modules = "mlp";
-  std::string factors = "bf16";
+  std::string factors = "auto";
   std::string weights = "bf16";
   std::string recompute = "layer";
   bool adam_on_workers = false;
+  std::string device = "gpu";
+  std::string attention = "auto";
   bool json = false;
   CLI::App* app = nullptr;
   bool given(const char* flag) const { return app->count(flag) > 0; }
@@ -52,9 +55,21 @@ PlanSettings settings_from_flags(const PlanArgs& a) {
   PlanSettings st = a.settings;
   st.modules = parse_svf_modules(a.modules);
   st.recompute = parse_recompute(a.recompute);
-  st.factor_bytes = bytes_of(a.factors, "--factors");
   st.weight_bytes = bytes_of(a.weights, "--weights");
+  // auto: as the runtime holds them, U and V in the serving dtype (fp32 decompositions stay fp32).
+  st.factor_bytes = a.factors == "auto" ? st.weight_bytes : bytes_of(a.factors, "--factors");
   st.adam_on_coordinator = !a.adam_on_workers;
+  st.device = parse_plan_device(a.device);
+  // The CPU counterpart of the CUDA context: the worker process's libraries.
+  if (st.device == PlanDevice::cpu && !a.given("--runtime-overhead-gb")) st.runtime_overhead_gb = kCpuProcessBaselineGb;
+  // auto: on a GPU the fused kernels of the LibTorch 2 that GPU builds use (scripts/gpu-build); on the
+  // CPU whatever this build has.
+  if (a.attention == "auto")
+    st.fused_attention = st.device == PlanDevice::gpu || fused_attention_built();
+  else if (a.attention == "fused" || a.attention == "materialised")
+    st.fused_attention = a.attention == "fused";
+  else
+    throw UsageError("--attention '" + a.attention + "': " + suggest(a.attention, {"auto", "fused", "materialised"}));
   T2_CHECK_AS(UsageError, st.headroom_fraction >= 0 && st.headroom_fraction < 1,
               "--headroom must be in [0, 1), got {}", st.headroom_fraction);
   return st;
@@ -84,6 +99,18 @@ int64_t max_param(const nlohmann::json& params, const char* key) {
   return m;
 }
 
+// The largest number a hyperparameter takes (a value or a sweep list), or 0.
+double max_number(const nlohmann::json& params, const char* key) {
+  if (!params.is_object() || !params.contains(key)) return 0;
+  const auto& v = params[key];
+  double m = 0;
+  if (v.is_number()) m = v.get<double>();
+  if (v.is_array())
+    for (const auto& x : v)
+      if (x.is_number()) m = std::max(m, x.get<double>());
+  return m;
+}
+
 // The union of the modules a hyperparameter names (a value or a sweep list).
 void add_modules(const nlohmann::json& params, bool& mlp, bool& attn, bool& qkvo) {
   if (!params.is_object() || !params.contains("modules")) return;
@@ -99,6 +126,13 @@ void add_modules(const nlohmann::json& params, bool& mlp, bool& attn, bool& qkvo
     for (const auto& x : v) one(x);
   else
     one(v);
+}
+
+// Both phases and every kind of work item fit.
+bool plan_fits(const MemoryPlan& p) {
+  bool ok = p.valid && p.evaluate.fits && p.train.fits;
+  for (const auto& w : p.work_items) ok &= w.fits;
+  return ok;
 }
 
 bool uses_model(const ExperimentSpec& e, const std::string& model) {
@@ -131,11 +165,30 @@ int run_campaign_plan(const PlanArgs& a) {
     PlanSettings st = base;
     if (!a.given("--tp")) st.tp = static_cast<int>(m.tp);
     if (!a.given("--gpu-memory-gb")) st.gpu_memory_gb = m.gpu_memory_gb;
-    if (!a.given("--weights")) st.weight_bytes = m.dtype == "fp32" ? 4 : 2;
-    int64_t batch = 0, new_tokens = 0;
-    bool mlp = false, attn = false, qkvo = false;
+    if (!a.given("--device") && c.device == "cpu") {  // the campaign's workers compute on the CPU
+      PlanArgs cpu = a;
+      cpu.device = "cpu";
+      const PlanSettings cs = settings_from_flags(cpu);
+      st.device = cs.device;
+      st.fused_attention = cs.fused_attention;
+      if (!a.given("--runtime-overhead-gb")) st.runtime_overhead_gb = cs.runtime_overhead_gb;
+    }
+    // dtype auto serves fp32 on the CPU and bf16 on a GPU (workers/model.cpp)
+    if (!a.given("--weights"))
+      st.weight_bytes = m.dtype == "fp32" || (m.dtype == "auto" && st.device == PlanDevice::cpu) ? 4 : 2;
+    if (a.factors == "auto") st.factor_bytes = st.weight_bytes;
+    int64_t batch = 0, new_tokens = 0, grad_rows = 0;
+    bool mlp = false, attn = false, qkvo = false, kl = false, keep_all = false;
     for (const auto& e : c.experiments) {
       if (!uses_model(e, m.name)) continue;
+      if (e.kind == "train_expert" || e.kind == "classifier_expert") {
+        // A gradient item: micro_batch rollouts, or its whole shard (16 prompts x samples) when 0.
+        const int64_t mb = max_param(e.params, "micro_batch");
+        const int64_t samples = std::max<int64_t>(1, max_param(e.params, "samples_per_prompt"));
+        grad_rows = std::max(grad_rows, mb > 0 ? mb : 16 * samples);
+        kl |= max_number(e.params, "kl_coef") > 0;  // the reference is scored only when λ > 0
+        keep_all |= e.params.contains("recompute") && e.params["recompute"].dump().find("none") != std::string::npos;
+      }
       if (e.kind == "evaluate") {
         const int64_t b = max_param(e.params, "batch_size");
         batch = std::max<int64_t>(batch, b > 0 ? b : 64);  // 64: the evaluate default (docs/campaign.md)
@@ -146,6 +199,9 @@ int run_campaign_plan(const PlanArgs& a) {
     for (const auto& t : c.tasks) new_tokens = std::max(new_tokens, t.max_new_tokens);
     if (!a.given("--batch") && batch > 0) st.eval_batch = static_cast<int>(batch);
     if (!a.given("--new-tokens") && new_tokens > 0) st.max_new_tokens = new_tokens;
+    if (!a.given("--micro-batch") && grad_rows > 0) st.train_micro_batch = static_cast<int>(grad_rows);
+    if (!a.given("--kl-reference") && kl) st.kl_reference = true;
+    if (!a.given("--recompute") && keep_all) st.recompute = Recompute::none;
     if (!a.given("--modules") && (mlp || attn))
       st.modules = mlp && attn ? (qkvo ? SvfModules::all_qkvo : SvfModules::all)
                    : attn      ? (qkvo ? SvfModules::attn_qkvo : SvfModules::attn)
@@ -156,7 +212,7 @@ int run_campaign_plan(const PlanArgs& a) {
   bool all_fit = true;
   nlohmann::json out = {{"campaign", c.name}, {"models", nlohmann::json::object()}};
   for (const auto& p : plans) {
-    all_fit &= p.valid && p.evaluate.fits && p.train.fits;
+    all_fit &= plan_fits(p);
     if (a.json)
       out["models"][p.shape.name] = memory_plan_json(p);
     else
@@ -173,7 +229,7 @@ int run_plan(const PlanArgs& a) {
     std::cout << memory_plan_json(plan).dump(2) << "\n";
   else
     std::cout << memory_plan_text(plan);
-  return plan.valid && plan.evaluate.fits && plan.train.fits ? 0 : static_cast<int>(ExitCode::runtime_failure);
+  return plan_fits(plan) ? 0 : static_cast<int>(ExitCode::runtime_failure);
 }
 
 }  // namespace
@@ -199,10 +255,18 @@ Command add_plan_command(CLI::App& t2) {
   app->add_option("--micro-batch", s.train_micro_batch, "sequences per scoring forward/backward")
       ->capture_default_str();
   app->add_option("--modules", a->modules, "adapted matrices: mlp, attn (q, v), attn_qkvo, all (mlp + q, v), all_qkvo")->capture_default_str();
-  app->add_option("--factors", a->factors, "dtype of U, sigma, V: bf16, fp32")->capture_default_str();
+  app->add_option("--factors", a->factors, "dtype of U and V: auto (the serving dtype, as the runtime holds them), bf16, fp32")->capture_default_str();
   app->add_option("--weights", a->weights, "dtype of the served weights: bf16, fp32")->capture_default_str();
-  app->add_option("--recompute", a->recompute, "training activations: layer (checkpoint each layer), none")
+  app->add_option("--recompute", a->recompute, "gradient items: layer (rerun each layer in backward, the campaign default), none (keep all)")
       ->capture_default_str();
+  app->add_option("--device", a->device, "where the model lives: gpu, cpu (the plan is then the host process's memory)")
+      ->capture_default_str();
+  app->add_option("--attention", a->attention,
+                  "attention kernels: auto (fused on gpu; on cpu what this build has), fused, materialised")
+      ->capture_default_str();
+  app->add_option("--cem-rows", s.cem_rows, "sequences of one CEM work item (candidates x shots; 0: --batch)")
+      ->capture_default_str();
+  app->add_flag("--kl-reference", s.kl_reference, "gradient items also score the reference (KL coefficient > 0)");
   app->add_flag("--adam-on-workers", a->adam_on_workers, "keep Adam moments on the workers (default: coordinator)");
   app->add_flag("--json", a->json, "print the plan as JSON");
   return {app, [a]() -> int { return run_plan(*a); }};

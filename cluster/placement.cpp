@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/check.h"
 
@@ -19,12 +21,53 @@ std::string Placement::describe(int rank) const {
 }
 
 std::string Placement::summary() const {
-  std::string s = fmt::format("{} rank(s) on {} node(s): rank 0 {}; {} group(s) x tp {} on {} ({}){}", ranks.size(),
-                              nodes.size(), coordinator_works ? "coordinates and works" : "only coordinates",
-                              groups.size(), tp, device_kind, device_reason,
+  std::string groups_text = fmt::format("{} group(s) x tp {}", groups.size(), tp);
+  if (tps.size() > 1) {
+    groups_text.clear();
+    for (int t : tps)
+      groups_text += fmt::format("{}{} group(s) x tp {}", groups_text.empty() ? "" : " + ", groups_of_tp(t).size(), t);
+  }
+  std::string s = fmt::format("{} rank(s) on {} node(s): rank 0 {}; {} on {} ({}){}", ranks.size(), nodes.size(),
+                              coordinator_works ? "coordinates and works" : "only coordinates", groups_text,
+                              device_kind, device_reason,
                               groups_span_nodes ? "; groups span nodes (tp exceeds one node)" : "");
   if (!idle.empty()) s += fmt::format("; {} idle", idle.size());
   return s;
+}
+
+std::string Placement::describe_group(int g) const {
+  T2_CHECK(g >= 0 && g < static_cast<int>(groups.size()), "placement: group {} of {}", g, groups.size());
+  const auto& rs = groups[static_cast<size_t>(g)];
+  std::vector<std::string> hosts;
+  for (int r : rs) {
+    const std::string& h = ranks[static_cast<size_t>(r)].host;
+    if (std::find(hosts.begin(), hosts.end(), h) == hosts.end()) hosts.push_back(h);
+  }
+  bool consecutive = true;
+  for (size_t i = 1; i < rs.size(); ++i) consecutive = consecutive && rs[i] == rs[i - 1] + 1;
+  std::string ranks_text;
+  if (rs.size() == 1)
+    ranks_text = std::to_string(rs[0]);
+  else if (consecutive)
+    ranks_text = fmt::format("{}-{}", rs.front(), rs.back());
+  else
+    ranks_text = fmt::format("{}", fmt::join(rs, ","));
+  return fmt::format("group {}: tp {}, node{} {}, rank{} {}, devices {}", g, group_tp[static_cast<size_t>(g)],
+                     hosts.size() > 1 ? "s" : "", fmt::join(hosts, "+"), rs.size() > 1 ? "s" : "", ranks_text,
+                     ranks[static_cast<size_t>(rs.front())].device == "cpu" ? "cpu" : "cuda");
+}
+
+std::vector<int> Placement::groups_of_tp(int t) const {
+  std::vector<int> out;
+  for (size_t g = 0; g < group_tp.size(); ++g)
+    if (group_tp[g] == t) out.push_back(static_cast<int>(g));
+  return out;
+}
+
+std::vector<int> distinct_tps(std::vector<int> tps) {
+  std::sort(tps.begin(), tps.end(), std::greater<int>());
+  tps.erase(std::unique(tps.begin(), tps.end()), tps.end());
+  return tps;
 }
 
 namespace {
@@ -46,16 +89,18 @@ int node_capacity(const std::vector<int>& workers, const PlacementInput& in, boo
 
 Placement place_ranks(const PlacementInput& in) {
   const int n = static_cast<int>(in.hosts.size());
-  const int tp = in.tp;
+  const std::vector<int> tps = distinct_tps(in.tps.empty() ? std::vector<int>{in.tp} : in.tps);
+  const int tp = tps.front();  // the largest
   T2_CHECK_AS(UsageError, n >= 1, "placement: a world needs at least one rank");
   T2_CHECK_AS(UsageError, static_cast<int>(in.gpus.size()) == n, "placement: {} GPU counts for {} ranks",
               in.gpus.size(), n);
-  T2_CHECK_AS(UsageError, tp >= 1, "world layout: tensor-parallel degree must be >= 1, got {}", tp);
+  T2_CHECK_AS(UsageError, tps.back() >= 1, "world layout: tensor-parallel degree must be >= 1, got {}", tps.back());
   T2_CHECK_AS(UsageError, in.device == "auto" || in.device == "cpu" || in.device == "cuda",
               "device '{}' is not supported; expected auto, cpu or cuda", in.device);
 
   Placement p;
   p.tp = tp;
+  p.tps = tps;
   p.ranks.resize(static_cast<size_t>(n));
   std::vector<std::vector<int>> on_node;  // ranks of each node
   for (int r = 0; r < n; ++r) {
@@ -74,7 +119,7 @@ Placement place_ranks(const PlacementInput& in) {
     rp.role = "idle";
   }
 
-  p.coordinator_works = n - 1 < tp;
+  p.coordinator_works = tps.size() == 1 && n - 1 < tp;
   if (p.coordinator_works)
     T2_CHECK_AS(UsageError, n % tp == 0,
                 "world layout: {} rank(s) cannot hold a coordinator plus a worker group of tp {} (need {} ranks), "
@@ -117,27 +162,72 @@ Placement place_ranks(const PlacementInput& in) {
   }
   const bool cuda = p.device_kind == "cuda";
 
-  // groups: inside nodes unless tp exceeds what one node holds
+  // groups, in rounds of one group per degree (largest first): inside the first node with room
+  // unless tp exceeds what one node holds, then the next free workers in node order
   int per_node = 0;
   for (const auto& w : workers) per_node = std::max(per_node, node_capacity(w, in, cuda));
-  p.groups_span_nodes = tp > per_node;
-  std::vector<std::vector<int>> pools;
-  if (p.groups_span_nodes) {
-    pools.emplace_back();
-    for (const auto& w : workers) pools.back().insert(pools.back().end(), w.begin(), w.end());
-  } else {
-    pools = workers;
-  }
-  for (const auto& pool : pools) {
-    const size_t whole = pool.size() / static_cast<size_t>(tp) * static_cast<size_t>(tp);
-    for (size_t i = 0; i < whole; i += static_cast<size_t>(tp))
-      p.groups.emplace_back(pool.begin() + static_cast<std::ptrdiff_t>(i),
-                            pool.begin() + static_cast<std::ptrdiff_t>(i) + tp);
+  std::vector<size_t> taken(workers.size(), 0);  // workers of each node already in a group (a prefix)
+  auto place_one = [&](int t) -> bool {
+    std::vector<int> members;
+    if (t <= per_node) {
+      for (size_t node = 0; node < workers.size(); ++node)
+        if (workers[node].size() - taken[node] >= static_cast<size_t>(t)) {
+          members.assign(workers[node].begin() + static_cast<std::ptrdiff_t>(taken[node]),
+                         workers[node].begin() + static_cast<std::ptrdiff_t>(taken[node]) + t);
+          taken[node] += static_cast<size_t>(t);
+          break;
+        }
+    } else {
+      size_t free_total = 0;
+      for (size_t node = 0; node < workers.size(); ++node) free_total += workers[node].size() - taken[node];
+      if (free_total >= static_cast<size_t>(t)) {
+        for (size_t node = 0; node < workers.size() && static_cast<int>(members.size()) < t; ++node)
+          while (taken[node] < workers[node].size() && static_cast<int>(members.size()) < t)
+            members.push_back(workers[node][taken[node]++]);
+        p.groups_span_nodes = true;
+      }
+    }
+    if (members.empty()) return false;
+    p.groups.push_back(std::move(members));
+    p.group_tp.push_back(t);
+    return true;
+  };
+  for (bool first_round = true;; first_round = false) {
+    bool placed = false;
+    for (int t : tps) {
+      const bool ok = place_one(t);
+      placed = placed || ok;
+      if (!ok && first_round && tps.size() > 1) {
+        int need = 1;
+        for (int x : tps) need += x;
+        T2_FAIL_AS(UsageError,
+                   "world layout: no room for a worker group of tp {} beside the groups of the other model sizes "
+                   "(tp {}): {} rank(s) on {} node(s), each node holding at most {} worker(s); a campaign with "
+                   "these model sizes needs one group of each, at least {} ranks with a group of tp <= one node "
+                   "inside one node (t2 submit sizes the allocation so)",
+                   t, fmt::join(tps, ", "), n, p.nodes.size(), per_node, need);
+      }
+    }
+    if (!placed) break;
   }
   T2_CHECK_AS(UsageError, !p.groups.empty(),
               "world layout: no worker group of tp {} fits {} rank(s) on {} node(s) (the coordinator, rank 0, "
               "does not work when there are >= {} other ranks)",
               tp, n, p.nodes.size(), tp);
+  // numbered by first rank, so that group order follows rank order
+  std::vector<size_t> order(p.groups.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p.groups[a][0] < p.groups[b][0]; });
+  {
+    std::vector<std::vector<int>> groups;
+    std::vector<int> group_tp;
+    for (size_t i : order) {
+      groups.push_back(std::move(p.groups[i]));
+      group_tp.push_back(p.group_tp[i]);
+    }
+    p.groups = std::move(groups);
+    p.group_tp = std::move(group_tp);
+  }
 
   // roles, groups and GPUs
   for (size_t g = 0; g < p.groups.size(); ++g)

@@ -80,6 +80,7 @@ void validate(const SbatchSpec& s) {
   T2_CHECK_AS(UsageError, s.open_mode == "append" || s.open_mode == "truncate", "slurm.open_mode: '{}' ({})",
               s.open_mode, suggest(s.open_mode, modes));
   check_value("output", s.output, false);
+  check_value("distribution", s.distribution, true);
   check_value("error", s.error, true);
   check_value("chdir", s.chdir, true);
   for (const auto& o : s.extra_options)
@@ -113,6 +114,7 @@ std::vector<std::string> sbatch_options(const SbatchSpec& s) {
   if (s.ntasks_per_node > 0) o.push_back(fmt::format("--ntasks-per-node={}", s.ntasks_per_node));
   if (s.gpus_per_node > 0) o.push_back(fmt::format("--gpus-per-node={}", s.gpus_per_node));
   if (s.cpus_per_task > 0) o.push_back(fmt::format("--cpus-per-task={}", s.cpus_per_task));
+  if (!s.distribution.empty()) o.push_back("--distribution=" + s.distribution);
   if (!s.mem.empty()) o.push_back("--mem=" + s.mem);
   if (!s.array.empty()) o.push_back("--array=" + s.array);
   if (!s.signal.empty()) o.push_back("--signal=" + s.signal);
@@ -130,6 +132,7 @@ std::string launch_line(const SbatchSpec& s) {
   validate(s);
   std::string line = s.launcher == "srun" ? "srun --mpi=pmix" : "mpirun -np \"$SLURM_NTASKS\"";
   if (s.launcher == "srun" && s.overcommit) line += " --overcommit";
+  if (s.launcher == "srun" && !s.distribution.empty()) line += " --distribution=" + s.distribution;
   for (const auto& a : s.command) line += " " + shell_quote(a);
   if (!s.command_suffix.empty()) line += " " + s.command_suffix;
   return line;

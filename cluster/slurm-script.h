@@ -27,6 +27,7 @@ struct SbatchSpec {
   int ntasks_per_node = 0;      // 0 = not set
   int gpus_per_node = 0;        // 0 = no GPU request
   int cpus_per_task = 0;        // 0 = not set
+  std::string distribution;     // e.g. "plane=8" (also passed to srun); "" = Slurm's default (block)
   std::string mem;              // "64G", "0" (all), "" = not set
   std::string array;            // "0-7", "0-99%10", "1,3,5" ; "" = not an array
   std::string signal = "USR1@120";

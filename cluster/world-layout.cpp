@@ -15,13 +15,15 @@ extern char** environ;
 
 namespace t2 {
 
-WorldLayout WorldLayout::make(int size, int rank, int tp) {
+WorldLayout WorldLayout::make(int size, int rank, int tp) { return make(size, rank, std::vector<int>{tp}); }
+
+WorldLayout WorldLayout::make(int size, int rank, const std::vector<int>& tps) {
   T2_CHECK_AS(UsageError, size >= 1, "world layout: world size must be >= 1, got {}", size);
   T2_CHECK_AS(UsageError, rank >= 0 && rank < size, "world layout: rank {} outside a world of {} ranks", rank, size);
   PlacementInput in;
   in.hosts.assign(static_cast<size_t>(size), "localhost");
   in.gpus.assign(static_cast<size_t>(size), 0);
-  in.tp = tp;
+  in.tps = tps;
   in.device = "cpu";
   WorldLayout w = from_placement(place_ranks(in), rank, "explicit");
   // no placement known: the defaults (one node, local rank 0, CPU)
@@ -36,10 +38,10 @@ WorldLayout WorldLayout::from_placement(const Placement& p, int rank, std::strin
   w.placement_ = std::make_shared<const Placement>(p);
   w.size_ = size;
   w.rank_ = rank;
-  w.tp_ = p.tp;
   w.coordinator_works_ = p.coordinator_works;
   w.num_groups_ = static_cast<int>(p.groups.size());
   const RankPlace& me = p.ranks[static_cast<size_t>(rank)];
+  w.tp_ = me.group >= 0 ? p.group_tp[static_cast<size_t>(me.group)] : p.tp;
   w.local_rank_ = me.local_rank;
   w.node_id_ = me.node;
   w.num_nodes_ = static_cast<int>(p.nodes.size());
@@ -56,6 +58,11 @@ int WorldLayout::group_of(int rank) const {
 int WorldLayout::tp_rank(int rank) const {
   T2_CHECK(rank >= 0 && rank < size_, "tp_rank: rank {} outside a world of {}", rank, size_);
   return placement_->ranks[static_cast<size_t>(rank)].tp_rank;
+}
+
+int WorldLayout::group_tp(int g) const {
+  T2_CHECK(g >= 0 && g < num_groups_, "group_tp: group {} of {}", g, num_groups_);
+  return placement_->group_tp[static_cast<size_t>(g)];
 }
 
 std::vector<int> WorldLayout::group_ranks(int g) const {
@@ -193,7 +200,9 @@ WorldLayout WorldLayout::from_slurm_env(const std::map<std::string, std::string>
   return make(ntasks, procid, tp).with_placement(localid, nodeid, nnodes, device_for(localid, visible, from), "slurm");
 }
 
-WorldLayout WorldLayout::from_mpi(int tp, const Request& req) {
+WorldLayout WorldLayout::from_mpi(int tp, const Request& req) { return from_mpi(std::vector<int>{tp}, req); }
+
+WorldLayout WorldLayout::from_mpi(const std::vector<int>& tps, const Request& req) {
   mpi_init();
   auto world = make_mpi_communicator(MpiCommunicatorOptions{"layout"});
   PlacementInput in;
@@ -206,7 +215,7 @@ WorldLayout WorldLayout::from_mpi(int tp, const Request& req) {
   std::vector<int32_t> all_gpus(static_cast<size_t>(world->size()));
   world->all_gather({&gpus, 1, DType::i32, -1}, {all_gpus.data(), all_gpus.size(), DType::i32, -1});
   in.gpus.assign(all_gpus.begin(), all_gpus.end());
-  in.tp = tp;
+  in.tps = tps;
   in.device = req.device;
   in.cuda_built = req.cuda_built;
   // Launched by srun (its step's task ids are MPI's): say so; the layout itself comes from the hosts.
@@ -232,11 +241,19 @@ std::string WorldLayout::detect_launcher(const std::map<std::string, std::string
   return "single";
 }
 
-WorldLayout WorldLayout::detect(int tp, const Request& req) {
+WorldLayout WorldLayout::detect(int tp, const Request& req) { return detect(std::vector<int>{tp}, req); }
+
+WorldLayout WorldLayout::detect(const std::vector<int>& tps, const Request& req) {
   const auto env = process_env();
+  const std::vector<int> degrees = distinct_tps(tps);
+  const int tp = degrees.empty() ? 1 : degrees.front();
   if (detect_launcher(env) == "single") {
     T2_CHECK_AS(UsageError, tp == 1, "a single process cannot hold a tensor-parallel group of {}: run under "
-                "`mpirun -np {}` or `srun --mpi=pmix`", tp, tp);
+                "`mpirun -np {}` or `srun --mpi=pmix`", tp, degrees.size() > 1 ? 1 + [&] {
+                  int s = 0;
+                  for (int t : degrees) s += t;
+                  return s;
+                }() : tp);
     PlacementInput in;
     char host[256] = {0};
     gethostname(host, sizeof host - 1);
@@ -252,7 +269,7 @@ WorldLayout WorldLayout::detect(int tp, const Request& req) {
     in.cuda_built = req.cuda_built;
     return from_placement(place_ranks(in), 0, "single");
   }
-  return from_mpi(tp, req);
+  return from_mpi(degrees, req);
 }
 
 }  // namespace t2

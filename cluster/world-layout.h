@@ -35,6 +35,8 @@ class WorldLayout {
   // The layout of rank `rank` in a world of `size` ranks. Throws UsageError naming the numbers
   // when no group of `tp` ranks fits.
   static WorldLayout make(int size, int rank, int tp);
+  // Groups of several degrees (one per model shape; placement.h's rounds), one host, the CPU.
+  static WorldLayout make(int size, int rank, const std::vector<int>& tps);
 
   // One process, no MPI: the coordinator is the only worker.
   static WorldLayout single() { return make(1, 0, 1); }
@@ -48,6 +50,8 @@ class WorldLayout {
   // all ranks gathered (one all_gather each, with a deadline; T2_TEST_HOSTS replaces the host
   // names), then place_ranks. Every rank computes the same placement.
   static WorldLayout from_mpi(int tp, const Request& req = {});
+  // Groups of several degrees (a campaign whose models differ in size).
+  static WorldLayout from_mpi(const std::vector<int>& tps, const Request& req = {});
 
   // From the environment of an srun task: SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_NODEID,
   // SLURM_JOB_NUM_NODES (required) and CUDA_VISIBLE_DEVICES / SLURM_STEP_GPUS / SLURM_GPUS_ON_NODE
@@ -62,13 +66,18 @@ class WorldLayout {
   // The layout of this process: from_mpi when detect_launcher says "mpi", else one process placed
   // alone (tp must then be 1).
   static WorldLayout detect(int tp, const Request& req = {});
+  static WorldLayout detect(const std::vector<int>& tps, const Request& req = {});
 
   // The process environment as a map (for from_slurm_env).
   static std::map<std::string, std::string> process_env();
 
   int world_size() const { return size_; }
   int world_rank() const { return rank_; }
+  // The degree of this rank's group; the largest degree for ranks outside every group.
   int tp() const { return tp_; }
+  // The degree of group g, and every degree of the world (largest first).
+  int group_tp(int g) const;
+  const std::vector<int>& tps() const { return placement_->tps; }
   int coordinator_rank() const { return 0; }
   bool is_coordinator() const { return rank_ == 0; }
   bool coordinator_works() const { return coordinator_works_; }

@@ -80,7 +80,8 @@ struct Shared {
     return experts.emplace(job_id, expert_read(expert_path(job_id))).first->second;
   }
   SvdLayout svd(const std::string& model) const {
-    return read_svd_layout(run_svd_dir(store.dir(), model), opt.tp);
+    auto it = opt.model_tp.find(model);
+    return read_svd_layout(run_svd_dir(store.dir(), model), it == opt.model_tp.end() ? opt.tp : it->second);
   }
   void log(const std::string& line) const {
     if (opt.log) opt.log(line);
@@ -408,6 +409,8 @@ class TrainDriver : public RoundDriver {
     cfg_.top_p = P.value("top_p", 1.0);
     cfg_.baseline = baseline_from_name(P.value("baseline", std::string("none")));
     cfg_.kl_coeff = P.value("kl_coef", 0.0);
+    micro_batch_ = P.value("micro_batch", int64_t{0});
+    recompute_ = P.value("recompute", std::string("layer"));
     cfg_.kl_direction = P.value("kl_direction", std::string("ref_to_policy")) == "policy_to_ref"
                             ? KlDirection::policy_ref
                             : KlDirection::ref_policy;
@@ -583,7 +586,9 @@ class TrainDriver : public RoundDriver {
                                                    adv.begin() + static_cast<long>(at + ex.size()))},
                 {"batch_samples", total_samples},
                 {"kl_coef", cfg_.kl_coeff},
-                {"kl_direction", kl_direction_name(cfg_.kl_direction)}};
+                {"kl_direction", kl_direction_name(cfg_.kl_direction)},
+                {"micro_batch", micro_batch_},
+                {"recompute", recompute_}};
       p.floats("z", state_->z);
       p.sequences("completions", r.sequences("tokens"));
       at += ex.size();
@@ -653,6 +658,8 @@ class TrainDriver : public RoundDriver {
   Phase phase_ = Phase::rollout;
   ReinforceBatch batch_;
   int64_t shards_ = 0;
+  int64_t micro_batch_ = 0;  // rollouts per forward/backward of a grad item (0: the whole shard)
+  std::string recompute_ = "layer";  // grad items: "layer" (rerun each layer in backward) or "none"
   std::vector<std::optional<Payload>> rollouts_, grads_;
   std::vector<double> rewards_;
   double valid_correct_ = 0, valid_n_ = 0;
@@ -771,6 +778,7 @@ std::vector<JobSpec> make_campaign_jobs(const Campaign& campaign, const Plan& pl
     s.kind = j.kind;
     s.model = j.model;
     s.deps = j.deps;
+    if (auto it = options.model_tp.find(j.model); it != options.model_tp.end()) s.tp = it->second;
     std::shared_ptr<JobDriver> d;
     if (j.kind == "decompose")
       d = std::make_shared<DecomposeDriver>(*shared, j);

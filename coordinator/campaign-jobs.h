@@ -37,6 +37,10 @@ class CampaignTasks;
 
 struct CampaignJobsOptions {
   int tp = 1;                      // TP degree of the worker groups (which SVD shard files exist)
+  // The degree of each model's groups when the world has groups of several degrees (a model's SVD
+  // shards are written by its own groups); a model not named here uses `tp`. Also each job's
+  // JobSpec::tp, so the scheduler hands its items only to groups of that degree.
+  std::map<std::string, int> model_tp;
   int64_t rollout_shard = 16;      // prompts per REINFORCE rollout / gradient item
   int64_t valid_batch = 64;        // examples per validation item
   int64_t cem_chunk = 8;           // CEM candidates per item

@@ -76,10 +76,13 @@ RequeueDecision requeue_after_signal(int signal, int max_restarts, Seconds slurm
   return d;
 }
 
-int campaign_tp(const Campaign& c) {
-  int tp = 1;
-  for (const auto& m : c.models) tp = std::max(tp, static_cast<int>(m.tp));
-  return tp;
+// The tensor-parallel degree of every model: the world forms groups of each (cluster/placement.h),
+// and every model runs on groups of its own degree (never the largest one for all).
+std::vector<int> campaign_tps(const Campaign& c) {
+  std::vector<int> tps;
+  for (const auto& m : c.models) tps.push_back(static_cast<int>(m.tp));
+  if (tps.empty()) tps.push_back(1);
+  return distinct_tps(tps);
 }
 
 Seconds timeout_of(const Campaign& c, const std::string& name, Seconds fallback) {
@@ -164,6 +167,7 @@ int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, W
   }
   CampaignJobsOptions jo;
   jo.tp = layout.tp();
+  for (const auto& m : c.models) jo.model_tp[m.name] = static_cast<int>(m.tp);
   jo.log = [](const std::string& line) { spdlog::info("{}", line); };
   auto jobs = make_campaign_jobs(c, plan, store, tasks, jo);
 
@@ -173,9 +177,13 @@ int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, W
   Scheduler* sched_ptr = nullptr;
   ProgressTracker tracker;
   std::unique_ptr<ProgressRenderer> renderer = o.progress ? make_progress_renderer(STDERR_FILENO, Seconds(o.progress_every_s)) : nullptr;
+  Clock::time_point last_draw{};
   auto draw = [&](bool final) {
     if (!renderer || !sched_ptr) return;
     auto now = Clock::now();
+    // a snapshot copies every job: at most ten a second (the terminal's redraw rate), not one per result
+    if (!final && now - last_draw < std::chrono::milliseconds(100)) return;
+    last_draw = now;
     // Every job, waiting ones too: the display counts them; only started jobs get a line of their own.
     for (const auto& j : sched_ptr->snapshot().jobs)
       tracker.update(j.id, j.units_done, j.units_total, job_state_name(j.state), now);
@@ -184,6 +192,8 @@ int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, W
 
   SchedulerOptions so;
   so.item_timeout = timeout_of(c, "control_message", timeouts::control_message);
+  if (layout.tps().size() > 1 && transport.groups() == layout.num_groups())
+    for (int g = 0; g < layout.num_groups(); ++g) so.group_tp.push_back(layout.group_tp(g));
   const WorkDeadlines deadlines = WorkDeadlines::from_campaign(c);  // per kind of work, heartbeats restart them
   so.item_deadline = [deadlines](const std::string& job_kind, const std::string& item_kind) {
     return deadlines.of(job_kind, item_kind);
@@ -208,8 +218,8 @@ int coordinate(const Campaign& c, const Plan& plan, const WorldLayout& layout, W
     spdlog::info("status server on http://{}/status", server->address());
   }
 
-  spdlog::info("campaign {}: {} jobs, {} worker group(s) of tp {}, run directory {}", c.name, plan.jobs.size(),
-               transport.groups(), layout.tp(), c.output);
+  spdlog::info("campaign {}: {} jobs, {} worker group(s) ({}), run directory {}", c.name, plan.jobs.size(),
+               transport.groups(), layout.placement().summary(), c.output);
   int rc = 1;
   bool preempted = false, group_lost = false;
   try {
@@ -302,22 +312,22 @@ int run_campaign(const std::string& file, const CampaignRunOptions& o) {
                 m.path);
   }
   check_same_snapshots(c);  // every rank: each exits 2 alike, none waits on a coordinator that left
-  const int tp = campaign_tp(c);
+  const std::vector<int> tps = campaign_tps(c);
   const DeviceInfo di = device_info();
   WorldLayout::Request req;
   req.device = c.device;
   req.cuda_built = di.cuda_built;
   req.gpus_visible = di.cuda_devices;
-  WorldLayout layout = WorldLayout::detect(tp, req);
+  WorldLayout layout = WorldLayout::detect(tps, req);
   install_preemption_handlers();  // every rank: Slurm signals the whole step; only rank 0 acts on it
   if (layout.world_size() > 1) log_init("info", layout.world_rank());
   log_placement(layout);
   // every rank decides alike (the placement is the same everywhere), so none is left waiting
-  const bool nccl = layout.placement().device_kind == "cuda" && layout.tp() > 1;
+  const bool nccl = layout.placement().device_kind == "cuda" && layout.placement().tp > 1;
   T2_CHECK_AS(NotAvailable, !nccl || nccl_available(),
               "{}: tensor-parallel groups of {} on CUDA need NCCL, and this t2 was built without it (configure "
               "with NCCL, see scripts/gpu-build), or run with device: cpu",
-              c.file, layout.tp());
+              c.file, layout.placement().tp);
 
   // Edits that would mix with results: rank 0 decides before anything starts and every rank exits 2
   // with its message (workers must not judge a run directory that rank 0 may already be writing).
@@ -350,7 +360,7 @@ int run_campaign(const std::string& file, const CampaignRunOptions& o) {
   std::unique_ptr<Communicator> group =
       make_mpi_communicator_split(MPI_COMM_WORLD, layout.group_of(), layout.tp_rank(), co);
   std::unique_ptr<Communicator> tensors;
-  if (nccl && group) tensors = make_nccl_communicator(*group, layout.local_device());
+  if (nccl && group && layout.tp() > 1) tensors = make_nccl_communicator(*group, layout.local_device());
   ExecutorPlacement place{tensors ? tensors.get() : group.get(), layout.device(), layout.tp_rank() == 0};
 
   if (layout.is_coordinator()) {
@@ -385,7 +395,8 @@ int run_campaign(const std::string& file, const CampaignRunOptions& o) {
     return rc;
   }
   if (layout.is_idle()) {
-    spdlog::info("rank {} is not part of any worker group of {} ranks: idle", layout.world_rank(), layout.tp());
+    spdlog::info("rank {} is not part of any worker group (of tp {}): idle", layout.world_rank(),
+                 fmt::join(layout.tps(), ", "));
     return 0;
   }
   WorkExecutor exec(c, c.output, place);

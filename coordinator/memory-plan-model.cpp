@@ -16,6 +16,8 @@ ModelShape model_shape_from_config(const ModelConfig& c, const std::string& name
   s.head_dim = c.head_dim;
   s.vocab = c.vocab_size;
   s.tied = c.tie_word_embeddings;
+  if (c.torch_dtype == "float32") s.checkpoint_bytes = 4;
+  if (c.torch_dtype == "bfloat16" || c.torch_dtype == "float16") s.checkpoint_bytes = 2;
   return s;
 }
 

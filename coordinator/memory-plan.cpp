@@ -83,6 +83,14 @@ Recompute parse_recompute(const std::string& s) {
 
 const char* recompute_name(Recompute r) { return r == Recompute::none ? "none" : "layer"; }
 
+PlanDevice parse_plan_device(const std::string& s) {
+  if (s == "gpu" || s == "cuda" || s.rfind("cuda:", 0) == 0) return PlanDevice::gpu;
+  if (s == "cpu") return PlanDevice::cpu;
+  throw UsageError("unknown plan device '" + s + "': " + suggest(s, {"gpu", "cuda", "cpu"}));
+}
+
+const char* plan_device_name(PlanDevice d) { return d == PlanDevice::cpu ? "cpu" : "gpu"; }
+
 std::string format_gb(uint64_t bytes) { return fmt::format("{:.2f} GB", static_cast<double>(bytes) / kGB); }
 
 std::string tp_layout_problem(const ModelShape& s, int tp) {
@@ -191,8 +199,12 @@ MemoryPlan plan_memory(const ModelShape& shape, const PlanSettings& st) {
   resident.push_back(item("compose workspace", u64(max_shard * 4),
                           fmt::format("largest adapted shard {} elements x 4 B (fp32 accumulation)", max_shard)));
   resident.push_back(item("z (fp32, replicated)", u64(p.z_count * 4), fmt::format("{} x 4 B", p.z_count)));
-  resident.push_back(item("CUDA/NCCL runtime", u64(static_cast<int64_t>(st.runtime_overhead_gb * kGB)),
-                          fmt::format("{} GB context and workspaces", st.runtime_overhead_gb)));
+  if (st.device == PlanDevice::cpu)
+    resident.push_back(item("process baseline (libraries)", u64(static_cast<int64_t>(st.runtime_overhead_gb * kGB)),
+                            fmt::format("{} GB LibTorch, BLAS, MPI, HDF5 before any model", st.runtime_overhead_gb)));
+  else
+    resident.push_back(item("CUDA/NCCL runtime", u64(static_cast<int64_t>(st.runtime_overhead_gb * kGB)),
+                            fmt::format("{} GB context and workspaces", st.runtime_overhead_gb)));
 
   // Generation of a batch: KV cache for the full length, one layer of prefill activations, logits.
   const int64_t act_tok = layer_activation_elements_per_token(s, tp);
@@ -252,6 +264,7 @@ MemoryPlan plan_memory(const ModelShape& shape, const PlanSettings& st) {
   // A REINFORCE step generates, then scores: the peaks do not overlap (the KV cache is freed).
   finish(p.train, "train-svf", {tag(resident, "resident"), tag(generate, "generate"), tag(score, "score")},
          r + std::max(g, sc));
+  p.work_items = plan_work_items(p);
   return p;
 }
 
@@ -337,7 +350,11 @@ nlohmann::json memory_plan_json(const MemoryPlan& p) {
                    {"train_micro_batch", st.train_micro_batch},
                    {"modules", svf_modules_name(st.modules)},
                    {"recompute", recompute_name(st.recompute)},
-                   {"adam_on_coordinator", st.adam_on_coordinator}};
+                   {"adam_on_coordinator", st.adam_on_coordinator},
+                   {"device", plan_device_name(st.device)},
+                   {"fused_attention", st.fused_attention},
+                   {"cem_rows", st.cem_rows},
+                   {"kl_reference", st.kl_reference}};
   j["valid"] = p.valid;
   if (!p.valid) j["invalid_reason"] = p.invalid_reason;
   j["adapted_matrices"] = p.adapted_matrices;
@@ -364,6 +381,14 @@ nlohmann::json memory_plan_json(const MemoryPlan& p) {
                               {"budget_bytes", ph->budget_bytes},
                               {"fits", ph->fits}};
   }
+  for (const auto& ph : p.work_items) {
+    json items = json::array();
+    for (const auto& i : ph.items) items.push_back({{"name", i.name}, {"bytes", i.bytes}, {"formula", i.formula}});
+    j["work_items"][ph.phase] = {{"items", items},
+                                 {"total_bytes", ph.total_bytes},
+                                 {"budget_bytes", ph.budget_bytes},
+                                 {"fits", ph.fits}};
+  }
   json mis = json::array();
   for (const auto& m : p.misfits) mis.push_back({{"setting", m.setting}, {"phase", m.phase}, {"reason", m.reason}});
   j["does_not_fit"] = mis;
@@ -380,10 +405,10 @@ std::string memory_plan_text(const MemoryPlan& p) {
       static_cast<double>(s.parameter_count()) / 1e9);
   out += fmt::format(
       "settings: tp {}, {} GB per GPU ({:.0f}% headroom), weights {} B, factors {} B, eval batch {}, {} + {} "
-      "tokens, train micro-batch {}, modules {}, recompute {}\n",
+      "tokens, train micro-batch {}, modules {}, recompute {}, device {}\n",
       st.tp, st.gpu_memory_gb, st.headroom_fraction * 100, st.weight_bytes, st.factor_bytes, st.eval_batch,
       st.max_prompt_tokens, st.max_new_tokens, st.train_micro_batch, svf_modules_name(st.modules),
-      recompute_name(st.recompute));
+      recompute_name(st.recompute), plan_device_name(st.device));
   if (!p.valid) {
     out += "layout: INVALID: " + p.invalid_reason + "\n";
   } else {
@@ -394,6 +419,14 @@ std::string memory_plan_text(const MemoryPlan& p) {
       if (ph == &p.train) out += "  (generate and score do not overlap: total = resident + the larger of the two)\n";
       out += fmt::format("  {:<44} {:>12}  of {}  -> {}\n", "total", format_gb(ph->total_bytes),
                          format_gb(ph->budget_bytes), ph->fits ? "FITS" : "DOES NOT FIT");
+    }
+    out += fmt::format("\nwork items on one {} worker as the runtime runs them (peak bytes per rank):\n",
+                       plan_device_name(st.device));
+    for (const auto& ph : p.work_items) {
+      std::string parts;
+      for (const auto& i : ph.items)
+        if (i.name.rfind("resident: ", 0) != 0) parts += fmt::format("; {} {}", i.name, format_gb(i.bytes));
+      out += fmt::format("  {:<16} {:>12}{}\n", ph.phase, format_gb(ph.total_bytes), parts);
     }
   }
   if (!p.misfits.empty()) {

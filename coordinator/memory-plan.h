@@ -28,6 +28,7 @@ struct ModelShape {
   int64_t head_dim = 0;      // hidden / heads when 0
   int64_t vocab = 0;
   bool tied = false;         // LM head shares the embedding
+  int checkpoint_bytes = 0;  // bytes per weight in the checkpoint (config torch_dtype; 0: unknown)
 
   int64_t parameter_count() const;  // embedding, layers (with norms), final norm, head unless tied
 };
@@ -48,9 +49,20 @@ enum class Recompute { none, layer };  // training activations: keep all, or che
 Recompute parse_recompute(const std::string& s);
 const char* recompute_name(Recompute r);
 
+// Where the model lives: a GPU (CUDA context and NCCL workspaces besides the tensors) or the host
+// (the worker process's resident set: its libraries besides the tensors).
+enum class PlanDevice { gpu, cpu };
+PlanDevice parse_plan_device(const std::string& s);  // "gpu" | "cuda" | "cpu"; UsageError otherwise
+const char* plan_device_name(PlanDevice d);
+
+// The baseline resident set of a CPU worker process before it loads a model (LibTorch, MKL/OpenMP,
+// MPI, HDF5), measured on the reference machine; the CPU counterpart of runtime_overhead_gb.
+inline constexpr double kCpuProcessBaselineGb = 0.2;
+
 struct PlanSettings {
   int tp = 1;                        // tensor-parallel degree of one worker group
-  double gpu_memory_gb = 80;         // per GPU
+  PlanDevice device = PlanDevice::gpu;
+  double gpu_memory_gb = 80;         // per GPU (device cpu: the host's memory)
   double headroom_fraction = 0.05;   // kept free for allocator fragmentation
   double runtime_overhead_gb = 2.0;  // CUDA context, cuBLAS and NCCL workspaces
   int weight_bytes = 2;              // bf16 serving weights
@@ -60,8 +72,16 @@ struct PlanSettings {
   int64_t max_new_tokens = 1024;
   int train_micro_batch = 1;         // sequences per scoring forward/backward
   SvfModules modules = SvfModules::mlp;
+  // The campaign key `recompute` of gradient items (default layer: each layer rerun in backward).
   Recompute recompute = Recompute::layer;
   bool adam_on_coordinator = true;   // DESIGN.md decision 1: workers hold no optimizer state
+  // Work items (plan_work_items): attention without a materialised [tokens, tokens] score matrix
+  // (LibTorch 2 fused kernels; LibTorch 1.x computes fp32 scores), the rows of one CEM item
+  // (candidates x shots; 0: eval_batch), and whether a gradient item also scores the reference
+  // (KL coefficient λ > 0).
+  bool fused_attention = true;
+  int cem_rows = 0;
+  bool kl_reference = false;
 
   int64_t tokens() const { return max_prompt_tokens + max_new_tokens; }
 };
@@ -105,6 +125,7 @@ struct MemoryPlan {
   int64_t adapted_matrices = 0;        // layers × adapted per layer
   int64_t z_count = 0;                 // Σ k over adapted matrices
   PhasePlan evaluate, train;
+  std::vector<PhasePlan> work_items;   // "evaluate item", "grad item", "cem item" (plan_work_items)
   std::vector<Misfit> misfits;         // filled by plan_memory_with_alternatives
 };
 
@@ -116,6 +137,16 @@ std::vector<AdaptedMatrix> adapted_matrices(const ModelShape& shape, SvfModules 
 
 // The plan for exactly these settings.
 MemoryPlan plan_memory(const ModelShape& shape, const PlanSettings& settings);
+
+// The peak memory of one worker executing each kind of work item (workers/work-executor.h), as the
+// runtime holds it today: resident weights, factors and process/CUDA baseline, plus the item's own
+// peak. "evaluate item": generate eval_batch sequences under one expert (KV cache, one layer of
+// prefill activations, the last position's logits). "grad item": score train_micro_batch rollouts of
+// max_new_tokens after max_prompt_tokens with autograd to z (every layer's saved activations, the
+// [sequences x completion tokens x vocab] fp32 log-softmax and its gradient, the reference's when
+// kl_reference). "cem item": generate cem_rows sequences, each row with its own multipliers. Filled
+// into MemoryPlan::work_items by plan_memory; coordinator/memory-plan-items.cpp has the formulas.
+std::vector<PhasePlan> plan_work_items(const MemoryPlan& plan);
 
 // The plan for these settings plus the neighbouring settings that do not fit: other TP degrees
 // (1, 2, 4, 8, 16), doubled eval batches and training micro-batches, fp32 factors, other modules.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/check.h"
 #include "core/names.h"
@@ -14,6 +15,13 @@ constexpr size_t kIncidentsKept = 200;
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration_cast<Seconds>(b - a).count();
+}
+
+// A call into a job's driver under the driver's own lock (snapshot() reads progress under it).
+template <typename D, typename F>
+auto with_driver(const std::shared_ptr<Scheduler::DriverLock>& lock, D& driver, F&& f) -> decltype(f(*driver)) {
+  std::lock_guard<std::mutex> held(lock->mu);
+  return f(*driver);
 }
 }  // namespace
 
@@ -88,13 +96,31 @@ Scheduler::Scheduler(std::vector<JobSpec> jobs, std::vector<int> group_ranks, Sc
   for (size_t v = 0; v < jobs_.size(); ++v)
     if (colour[v] == 0) visit(static_cast<int>(v));
 
-  for (int r : group_ranks) {
+  T2_CHECK_AS(UsageError, opt_.group_tp.empty() || opt_.group_tp.size() == group_ranks.size(),
+              "the scheduler has {} worker groups but {} group degrees", group_ranks.size(), opt_.group_tp.size());
+  for (size_t i = 0; i < group_ranks.size(); ++i) {
     Group g;
-    g.rank = r;
+    g.rank = group_ranks[i];
+    g.tp = opt_.group_tp.empty() ? 0 : opt_.group_tp[i];
     groups_.push_back(g);
   }
+  for (size_t j = 0; j < jobs_.size(); ++j) {
+    Job& J = jobs_[j];
+    J.deps_left = J.deps.size();
+    for (int d : J.deps) jobs_[d].dependents.push_back(static_cast<int>(j));
+    if (J.spec.tp > 0) {
+      auto [it, fresh] = model_tp_.emplace(J.spec.model, J.spec.tp);
+      T2_CHECK_AS(UsageError, fresh || it->second == J.spec.tp, "job '{}': model '{}' with tp {}, but another job of "
+                  "that model has tp {}", J.spec.id, J.spec.model, J.spec.tp, it->second);
+      bool any = opt_.group_tp.empty();
+      for (int t : opt_.group_tp) any = any || t == J.spec.tp;
+      T2_CHECK_AS(UsageError, any, "job '{}' needs a worker group of tp {} (model '{}'), and there is none (groups "
+                  "of tp {})", J.spec.id, J.spec.tp, J.spec.model, fmt::join(opt_.group_tp, ", "));
+    }
+  }
   HeldLock lock(*this);
-  refresh_states();
+  for (size_t j = 0; j < jobs_.size(); ++j)
+    if (jobs_[j].state == JobState::waiting && jobs_[j].deps_left == 0) make_ready(static_cast<int>(j));
 }
 
 std::string Scheduler::group_name(int g) const { return fmt::format("group {} (rank {})", g, groups_[g].rank); }
@@ -112,85 +138,153 @@ void Scheduler::incident(const std::string& line) {
 void Scheduler::fail_job(int j, const std::string& reason) {
   Job& job = jobs_[j];
   if (terminal(job.state)) return;
-  job.state = JobState::failed;
   job.reason = reason;
-  job.queue.clear();
   incident(fmt::format("job {} failed: {}", job.spec.id, reason));
+  finish(j, JobState::failed);
 }
 
-void Scheduler::refresh_states() {
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (auto& j : jobs_) {
-      if (j.state == JobState::waiting) {
-        bool all_done = true;
-        for (int d : j.deps) {
-          const Job& dep = jobs_[d];
-          if (dep.state == JobState::failed || dep.state == JobState::skipped) {
-            j.state = JobState::skipped;
-            j.reason = fmt::format("dependency '{}' {}{}", dep.spec.id, job_state_name(dep.state),
-                                   dep.reason.empty() ? "" : ": " + dep.reason);
-            incident(fmt::format("job {} skipped: {}", j.spec.id, j.reason));
-            changed = true;
-            break;
-          }
-          if (dep.state != JobState::done) all_done = false;
-        }
-        if (j.state == JobState::waiting && all_done) {
-          j.state = JobState::ready;
-          changed = true;
-        }
+bool Scheduler::group_takes(int g, const std::string& model) const {
+  const int t = groups_[g].tp;
+  if (t == 0) return true;
+  auto it = model_tp_.find(model);
+  return it == model_tp_.end() || it->second == t;
+}
+
+void Scheduler::make_ready(int j) {
+  Job& J = jobs_[j];
+  J.state = JobState::ready;
+  open_[J.spec.model].insert(j);
+  settle(j);
+}
+
+void Scheduler::reopen(int j) {
+  if (!terminal(jobs_[j].state)) open_[jobs_[j].spec.model].insert(j);
+}
+
+void Scheduler::settle(int j) {
+  Job& J = jobs_[j];
+  if ((J.state != JobState::ready && J.state != JobState::running) || J.in_flight != 0 || !J.queue.empty()) return;
+  bool done = false;
+  try {
+    done = with_driver(J.driver_mu, J.spec.driver, [](JobDriver& d) { return d.done(); });
+  } catch (const std::exception& e) {
+    fail_job(j, std::string("its driver failed: ") + e.what());
+    return;
+  }
+  if (done) finish(j, JobState::done);
+}
+
+// Event-driven: a job that ends releases (or skips) only its own dependents, never a pass over all jobs.
+void Scheduler::finish(int j0, JobState s0) {
+  if (terminal(jobs_[j0].state)) return;
+  std::deque<int> ended;
+  auto close = [&](int j, JobState s) {
+    Job& J = jobs_[j];
+    J.state = s;
+    J.queue.clear();
+    auto it = open_.find(J.spec.model);
+    if (it != open_.end()) it->second.erase(j);
+    ++terminal_jobs_;
+    ended.push_back(j);
+  };
+  close(j0, s0);
+  while (!ended.empty()) {
+    const int j = ended.front();
+    ended.pop_front();
+    const Job& J = jobs_[j];
+    for (int d : J.dependents) {
+      Job& D = jobs_[d];
+      if (D.state != JobState::waiting) continue;
+      if (J.state != JobState::done) {
+        D.reason = fmt::format("dependency '{}' {}{}", J.spec.id, job_state_name(J.state),
+                               J.reason.empty() ? "" : ": " + J.reason);
+        incident(fmt::format("job {} skipped: {}", D.spec.id, D.reason));
+        close(d, JobState::skipped);
+        continue;
       }
-      if ((j.state == JobState::ready || j.state == JobState::running) && j.in_flight == 0 && j.queue.empty()) {
-        bool done = false;
-        try {
-          done = j.spec.driver->done();
-        } catch (const std::exception& e) {
-          fail_job(static_cast<int>(&j - jobs_.data()), std::string("its driver failed: ") + e.what());
-          changed = true;
-          continue;
-        }
-        if (done) {
-          j.state = JobState::done;
-          changed = true;
-        }
+      if (--D.deps_left > 0) continue;
+      D.state = JobState::ready;
+      open_[D.spec.model].insert(d);
+      try {
+        // nothing left to do (finished in an earlier run): done at once
+        if (with_driver(D.driver_mu, D.spec.driver, [](JobDriver& x) { return x.done(); })) close(d, JobState::done);
+      } catch (const std::exception& e) {
+        D.reason = std::string("its driver failed: ") + e.what();
+        incident(fmt::format("job {} failed: {}", D.spec.id, D.reason));
+        close(d, JobState::failed);
       }
     }
   }
 }
 
-bool Scheduler::fill(Job& j) {
+bool Scheduler::fill(int jj) {
+  Job& j = jobs_[jj];
   if (!j.queue.empty()) return true;
   if (j.state != JobState::ready && j.state != JobState::running) return false;
-  try {
-    if (auto s = j.spec.driver->next()) j.queue.emplace_back(std::move(*s), 1);
-  } catch (const std::exception& e) {
-    fail_job(static_cast<int>(&j - jobs_.data()), std::string("its driver failed to produce work: ") + e.what());
-    refresh_states();
+  std::optional<WorkSpec> spec;
+  std::string error;
+  bool failed = false;
+  // the driver builds the payload (and may read files for it): off the scheduler's lock
+  auto call = [&] {
+    try {
+      spec = with_driver(j.driver_mu, j.spec.driver, [](JobDriver& d) { return d.next(); });
+    } catch (const std::exception& e) {
+      failed = true;
+      error = e.what();
+    }
+  };
+  if (held_)
+    held_->released(call);
+  else
+    call();
+  if (failed) {
+    fail_job(jj, "its driver failed to produce work: " + error);
     return false;
   }
+  if (spec && !terminal(j.state)) j.queue.emplace_back(std::move(*spec), 1);
   return !j.queue.empty();
 }
 
-bool Scheduler::job_has_work(int j) { return fill(jobs_[j]); }
+bool Scheduler::job_has_work(int j) { return fill(j); }
 
 bool Scheduler::model_may_get_work(const std::string& model) {
-  for (auto& j : jobs_) {
-    if (j.spec.model != model || (j.state != JobState::ready && j.state != JobState::running)) continue;
-    if (!j.queue.empty()) return true;
+  auto it = open_.find(model);
+  if (it == open_.end()) return false;
+  auto& open = it->second;
+  for (auto jt = open.begin(); jt != open.end();) {
+    Job& J = jobs_[*jt];
+    if (!J.queue.empty()) return true;
     try {
-      if (!j.spec.driver->exhausted()) return true;
+      if (!with_driver(J.driver_mu, J.spec.driver, [](JobDriver& d) { return d.exhausted(); })) return true;
     } catch (const std::exception&) {
       return true;  // fill() will report the driver's failure
     }
+    jt = open.erase(jt);  // exhausted and nothing queued: no more work unless a retry reopens it
   }
   return false;
 }
 
+// The earliest open job of `model` with an item to hand out. fill() releases the lock, so the walk
+// looks its place up again after every call.
 int Scheduler::pick_job(const std::string& model) {
-  for (size_t j = 0; j < jobs_.size(); ++j)
-    if (jobs_[j].spec.model == model && job_has_work(static_cast<int>(j))) return static_cast<int>(j);
-  return -1;
+  auto it = open_.find(model);
+  if (it == open_.end()) return -1;
+  auto& open = it->second;
+  for (int after = -1;;) {
+    auto jt = open.upper_bound(after);
+    if (jt == open.end()) return -1;
+    const int j = *jt;
+    after = j;
+    if (job_has_work(j)) return j;
+    Job& J = jobs_[j];
+    if (terminal(J.state) || !J.queue.empty()) continue;
+    bool exhausted = false;
+    try {
+      exhausted = with_driver(J.driver_mu, J.spec.driver, [](JobDriver& d) { return d.exhausted(); });
+    } catch (const std::exception&) {
+    }
+    if (exhausted) open.erase(j);
+  }
 }
 
 std::optional<WorkItem> Scheduler::assign(int g, Clock::time_point now) {
@@ -201,27 +295,32 @@ std::optional<WorkItem> Scheduler::assign(int g, Clock::time_point now) {
   int j = G.model.empty() ? -1 : pick_job(G.model);
   if (j < 0 && (G.model.empty() || !model_may_get_work(G.model))) {
     // Switch (or first load): the model with work that the fewest other groups hold; ties go to the
-    // earliest job, so the choice depends only on the state.
-    // O(groups + jobs): the other responsive groups per model once, then one pass over the jobs.
+    // earliest job, so the choice depends only on the state. O(groups + models) from the index: the
+    // other responsive groups per model once, then the earliest job with work of each open model this
+    // group may run (its tp).
     std::map<std::string, int> holders;
     for (size_t o = 0; o < groups_.size(); ++o)
       if (static_cast<int>(o) != g && groups_[o].state != GroupState::unresponsive && !groups_[o].model.empty())
         ++holders[groups_[o].model];
+    std::vector<std::string> models;
+    for (const auto& [model, open] : open_)
+      if (!open.empty() && group_takes(g, model)) models.push_back(model);
     int best_count = INT_MAX;
-    for (size_t jj = 0; jj < jobs_.size() && best_count > 0; ++jj) {
-      if (!job_has_work(static_cast<int>(jj))) continue;
-      auto h = holders.find(jobs_[jj].spec.model);
+    for (const auto& model : models) {
+      auto h = holders.find(model);
       const int count = h == holders.end() ? 0 : h->second;
-      if (count < best_count) {
+      if (count > best_count) continue;
+      const int first = pick_job(model);
+      if (first >= 0 && (count < best_count || first < j)) {
         best_count = count;
-        j = static_cast<int>(jj);
+        j = first;
       }
     }
   }
   if (j < 0) return std::nullopt;
   Job& J = jobs_[j];
   auto [spec, attempt] = std::move(J.queue.front());
-  J.queue.erase(J.queue.begin());
+  J.queue.pop_front();
 
   WorkItem item;
   item.id = next_item_id_++;
@@ -253,6 +352,7 @@ std::optional<WorkItem> Scheduler::assign(int g, Clock::time_point now) {
   f.timeout = opt_.item_deadline ? opt_.item_deadline(J.spec.kind, spec.kind) : opt_.item_timeout;
   f.deadline = now + std::chrono::duration_cast<Clock::duration>(f.timeout + (loads ? opt_.load_timeout : Seconds(0)));
   item.heartbeat_seconds = opt_.heartbeat_fraction * f.timeout.count();
+  item.deadline_seconds = f.timeout.count() + (loads ? opt_.load_timeout.count() : 0.0);
   f.item = item;
   f.item.payload.clear();  // kept for reports only
   in_flight_.emplace(item.id, std::move(f));
@@ -271,7 +371,8 @@ void Scheduler::item_failed(const InFlight& f, const std::string& why) {
     return;
   }
   incident(fmt::format("{} failed: {}; requeued (attempt {} of {})", f.item.describe(), why, f.attempt + 1, max));
-  J.queue.insert(J.queue.begin(), {f.spec, f.attempt + 1});  // retries go first
+  J.queue.emplace_front(f.spec, f.attempt + 1);  // retries go first
+  reopen(f.job);
 }
 
 void Scheduler::on_result(const WorkResult& r, Clock::time_point now) {
@@ -297,21 +398,29 @@ void Scheduler::on_result(const WorkResult& r, Clock::time_point now) {
   G.busy_seconds += seconds_between(f.sent, now);
   G.longest_item_seconds = std::max(G.longest_item_seconds, seconds_between(f.sent, now));
   Job& J = jobs_[f.job];
-  --J.in_flight;
   if (r.ok) {
     ++G.items_done;
     ++items_completed_;
     if (!terminal(J.state)) {
-      try {
-        J.spec.driver->complete(f.spec, r);
-      } catch (const std::exception& e) {
-        fail_job(f.job, fmt::format("the result of {} was rejected: {}", f.item.describe(), e.what()));
-      }
+      // the driver records the result (HDF5 writes): off the scheduler's lock, under the driver's; the
+      // item still counts as in flight meanwhile, so nobody takes the job for done
+      std::string error;
+      lock.released([&] {
+        try {
+          with_driver(J.driver_mu, J.spec.driver, [&](JobDriver& d) { d.complete(f.spec, r); });
+        } catch (const std::exception& e) {
+          error = e.what();
+          if (error.empty()) error = "(no message)";
+        }
+      });
+      if (!error.empty()) fail_job(f.job, fmt::format("the result of {} was rejected: {}", f.item.describe(), error));
     }
+    --J.in_flight;
   } else {
+    --J.in_flight;
     item_failed(f, fmt::format("worker exception on {}: {}", group_name(f.group), r.error));
   }
-  refresh_states();
+  settle(f.job);
 }
 
 void Scheduler::lose_group(int g, const std::string& why) {
@@ -324,7 +433,7 @@ void Scheduler::lose_group(int g, const std::string& why) {
   --jobs_[f.job].in_flight;
   incident(why);
   item_failed(f, why);
-  refresh_states();
+  settle(f.job);
 }
 
 void Scheduler::on_deadline(int g, Clock::time_point now) {
@@ -391,25 +500,31 @@ bool Scheduler::resolve_stalls() {
         fail_job(static_cast<int>(j), "no responsive worker group left (" + lost + ")");
         changed = true;
       }
-    refresh_states();
   }
   for (size_t j = 0; j < jobs_.size(); ++j) {
     Job& J = jobs_[j];
-    if ((J.state == JobState::ready || J.state == JobState::running) && J.in_flight == 0 && !fill(J) &&
-        !terminal(J.state) && !J.spec.driver->done()) {
-      fail_job(static_cast<int>(j), "its driver has no work to hand out and none in flight, but is not done");
+    if ((J.state != JobState::ready && J.state != JobState::running) || J.in_flight != 0 || fill(static_cast<int>(j)) ||
+        terminal(J.state))
+      continue;
+    bool done = false;
+    try {
+      done = with_driver(J.driver_mu, J.spec.driver, [](JobDriver& d) { return d.done(); });
+    } catch (const std::exception& e) {
+      fail_job(static_cast<int>(j), std::string("its driver failed: ") + e.what());
       changed = true;
+      continue;
     }
+    if (done) {
+      finish(static_cast<int>(j), JobState::done);
+    } else {
+      fail_job(static_cast<int>(j), "its driver has no work to hand out and none in flight, but is not done");
+    }
+    changed = true;
   }
-  refresh_states();
   return changed;
 }
 
-bool Scheduler::finished_locked() const {
-  for (const auto& j : jobs_)
-    if (!terminal(j.state)) return false;
-  return true;
-}
+bool Scheduler::finished_locked() const { return terminal_jobs_ == jobs_.size(); }
 
 bool Scheduler::finished() const {
   HeldLock lock(*this);
@@ -429,8 +544,10 @@ std::vector<std::string> Scheduler::dispatch_log() const {
 }
 
 SchedulerSnapshot Scheduler::snapshot() const {
-  HeldLock lock(*this);
   SchedulerSnapshot s;
+  std::vector<std::pair<std::shared_ptr<JobDriver>, std::shared_ptr<DriverLock>>> drivers;
+  {
+  HeldLock lock(*this);
   for (const auto& j : jobs_) {
     JobStatus st;
     st.id = j.spec.id;
@@ -440,13 +557,7 @@ SchedulerSnapshot Scheduler::snapshot() const {
     st.in_flight = j.in_flight;
     st.failures = j.failures;
     st.reason = j.reason;
-    try {
-      st.units_done = j.spec.driver->units_done();
-      st.units_total = j.spec.driver->units_total();
-      st.metrics = j.spec.driver->metrics();
-    } catch (const std::exception& e) {
-      st.metrics = {{"error", e.what()}};
-    }
+    drivers.emplace_back(j.spec.driver, j.driver_mu);
     s.jobs.push_back(std::move(st));
   }
   for (size_t g = 0; g < groups_.size(); ++g) {
@@ -454,6 +565,7 @@ SchedulerSnapshot Scheduler::snapshot() const {
     GroupStatus gs;
     gs.group = static_cast<int>(g);
     gs.rank = G.rank;
+    gs.tp = G.tp;
     gs.state = G.state;
     gs.model = G.model;
     gs.current = G.last_request;
@@ -474,6 +586,33 @@ SchedulerSnapshot Scheduler::snapshot() const {
   s.lock_holds = lock_holds_;
   s.lock_hold_mean_us = lock_holds_ ? lock_hold_total_us_ / static_cast<double>(lock_holds_) : 0.0;
   s.lock_hold_max_us = lock_hold_max_us_;
+  }
+  // progress from the drivers, each under its own lock when free; a driver busy with next() or
+  // complete() (a payload built, a record written) shows what it showed last instead of being waited for
+  for (size_t i = 0; i < drivers.size(); ++i) {
+    JobStatus& st = s.jobs[i];
+    DriverLock& dl = *drivers[i].second;
+    std::unique_lock<std::mutex> held(dl.mu, std::try_to_lock);
+    if (held.owns_lock()) {
+      try {
+        st.units_done = drivers[i].first->units_done();
+        st.units_total = drivers[i].first->units_total();
+        st.metrics = drivers[i].first->metrics();
+      } catch (const std::exception& e) {
+        st.metrics = {{"error", e.what()}};
+      }
+      held.unlock();
+      std::lock_guard<std::mutex> last(dl.last_mu);
+      dl.units_done = st.units_done;
+      dl.units_total = st.units_total;
+      dl.metrics = st.metrics;
+    } else {
+      std::lock_guard<std::mutex> last(dl.last_mu);
+      st.units_done = dl.units_done;
+      st.units_total = dl.units_total;
+      st.metrics = dl.metrics;
+    }
+  }
   return s;
 }
 
@@ -514,7 +653,6 @@ int Scheduler::run(WorkTransport& transport) {
         HeldLock lock(*this);
         for (size_t j = 0; j < jobs_.size(); ++j)
           fail_job(static_cast<int>(j), "the scheduler found no work to run and none in flight");
-        refresh_states();
       }
       flush();
       continue;
@@ -564,6 +702,7 @@ nlohmann::json scheduler_snapshot_json(const SchedulerSnapshot& s) {
   for (const auto& g : s.groups)
     groups.push_back({{"group", g.group},
                       {"rank", g.rank},
+                      {"tp", g.tp},
                       {"state", group_state_name(g.state)},
                       {"model", g.model},
                       {"request", g.current},

@@ -5,7 +5,11 @@
 //   - pull-based balancing: a group gets its next item when it returns one (or is idle);
 //   - model affinity: a group takes items for the model it has loaded; it switches only when no job
 //     of that model can still produce work, and then to the model with work that the fewest groups
-//     have loaded (ties: the earliest job);
+//     have loaded (ties: the earliest job). Both questions are answered from an index of the jobs
+//     that may still produce work, per model, so a request costs O(models + groups), not O(jobs);
+//   - group sizes: with groups of several tensor-parallel degrees (a campaign whose models differ in
+//     size, SchedulerOptions::group_tp), a job with a degree (JobSpec::tp) runs only on groups of
+//     that degree;
 //   - deadlines per kind of work (SchedulerOptions::item_deadline; coordinator/work-deadlines.h): an
 //     item's deadline runs from its dispatch (plus load_timeout when the group must load its model)
 //     and every heartbeat of the busy group restarts it, so a slow group that is alive is never taken
@@ -14,14 +18,22 @@
 //   - bounded retries: an item that failed (worker exception or deadline) max_attempts times fails
 //     its job; the other jobs go on. The exit code is 0 only when every job finished.
 // The decisions depend only on the order of events (results, deadlines) and never on timing
-// otherwise, so a run is reproducible from its event order. The public methods are thread-safe so
-// that the status server may take snapshots while run() is going.
+// otherwise, so a run is reproducible from its event order.
+// Threads: the event methods (assign, on_result, on_heartbeat, on_deadline, on_send_failure,
+// resolve_stalls, run) are called from one thread, the coordinator's loop; the readers (snapshot,
+// finished, exit_code, unresponsive_groups, dispatch_log) from any thread, e.g. the status server.
+// The scheduler's lock guards only the scheduler's own tables: a driver's next() (payloads built,
+// files read) and complete() (records written to HDF5) run with it released, under the job's own
+// driver lock; snapshot() reads a job's progress under that lock when it is free, and otherwise
+// reports the progress it read last time (one result behind), so it never waits for a write.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +52,7 @@ struct JobSpec {
   std::vector<std::string> deps;
   std::shared_ptr<JobDriver> driver;
   int max_attempts = 0;              // per item; 0: SchedulerOptions::max_attempts
+  int tp = 0;                        // runs only on groups of this degree (SchedulerOptions::group_tp); 0: any
 };
 
 enum class JobState { waiting, ready, running, done, failed, skipped };
@@ -58,6 +71,8 @@ struct SchedulerOptions {
   Seconds poll_interval{0.25};                       // how often run() wakes without results
   Seconds shutdown_timeout{10};
   bool record_dispatches = false;                    // keep dispatch_log() (tests, debugging)
+  // The tensor-parallel degree of each group (empty: every group takes every job).
+  std::vector<int> group_tp;
   // Called (under no lock) for every incident line: hung group, worker exception, failed job.
   std::function<void(const std::string&)> on_incident;
   // Called once per loop turn of run(), e.g. to redraw progress.
@@ -76,6 +91,7 @@ struct JobStatus {
 
 struct GroupStatus {
   int group = 0, rank = 0;
+  int tp = 0;                        // the group's degree (0: not given; it takes every job)
   GroupState state = GroupState::idle;
   std::string model;                 // loaded model ("" before the first item)
   std::string current;               // the request in flight, else the last one
@@ -137,18 +153,32 @@ class Scheduler {
   // "g1 <- item 4 job a #3 attempt 1" per dispatch, in order, when options.record_dispatches.
   std::vector<std::string> dispatch_log() const;
 
+ public:
+  // A driver's own lock, and the progress it showed last (what snapshot() reports while the driver is
+  // busy recording a result, so that the status server never waits for a write).
+  struct DriverLock {
+    std::mutex mu;
+    std::mutex last_mu;
+    uint64_t units_done = 0, units_total = 0;
+    nlohmann::json metrics;
+  };
+
  private:
   struct Job {
     JobSpec spec;
     JobState state = JobState::waiting;
     std::vector<int> deps;                          // indices
-    std::vector<std::pair<WorkSpec, int>> queue;    // ready specs with their next attempt number
+    std::vector<int> dependents;                    // indices of the jobs that depend on this one
+    size_t deps_left = 0;                           // dependencies not done yet
+    std::deque<std::pair<WorkSpec, int>> queue;     // ready specs with their next attempt number
     int in_flight = 0;
     int failures = 0;
     std::string reason;
+    std::shared_ptr<DriverLock> driver_mu = std::make_shared<DriverLock>();
   };
   struct Group {
     int rank = 0;
+    int tp = 0;                                     // 0: takes every job
     GroupState state = GroupState::idle;
     std::string model;
     std::string last_request;
@@ -169,35 +199,61 @@ class Scheduler {
     WorkItem item;
   };
 
-  bool fill(Job& j);                  // pulls one spec from the driver into the job's queue
+  class HeldLock;
+  bool fill(int j);                   // pulls one spec from the driver into the job's queue (lock released)
   bool job_has_work(int j);
   bool model_may_get_work(const std::string& model);
   int pick_job(const std::string& model);
-  void refresh_states();
+  void make_ready(int j);             // waiting -> ready, indexed, settled
+  void settle(int j);                 // done when its driver is done and nothing is queued or in flight
+  void finish(int j, JobState s);     // terminal: out of the index, dependents released or skipped
+  void reopen(int j);                 // a retry was queued: the job may produce work again
   void fail_job(int j, const std::string& reason);
   void incident(const std::string& line);
   void item_failed(const InFlight& f, const std::string& why);
   void lose_group(int group, const std::string& why);  // under the lock
   int attempts_for(const Job& j) const;
   bool finished_locked() const;
+  bool group_takes(int g, const std::string& model) const;
   std::string group_name(int g) const;
 
-  // The lock with its hold times measured (two clock reads per hold).
+  // The lock with its hold times measured (two clock reads per hold); released around driver calls.
   class HeldLock {
    public:
-    explicit HeldLock(const Scheduler& s) : s_(s), lock_(s.mu_), t0_(Clock::now()) {}
+    explicit HeldLock(const Scheduler& s) : s_(s), lock_(s.mu_), t0_(Clock::now()) { s_.held_ = this; }
     ~HeldLock() {
+      s_.held_ = nullptr;
+      record();
+    }
+    // Runs f with the lock released (the hold so far is recorded; a new one starts after).
+    template <typename F>
+    auto released(F&& f) -> decltype(f()) {
+      s_.held_ = nullptr;
+      record();
+      lock_.unlock();
+      struct Relock {
+        HeldLock& h;
+        ~Relock() {
+          h.lock_.lock();
+          h.t0_ = Clock::now();
+          h.s_.held_ = &h;
+        }
+      } relock{*this};
+      return f();
+    }
+
+   private:
+    void record() {
       const double us = std::chrono::duration<double, std::micro>(Clock::now() - t0_).count();
       ++s_.lock_holds_;
       s_.lock_hold_total_us_ += us;
       if (us > s_.lock_hold_max_us_) s_.lock_hold_max_us_ = us;
     }
-
-   private:
     const Scheduler& s_;
-    std::lock_guard<std::mutex> lock_;
+    std::unique_lock<std::mutex> lock_;
     Clock::time_point t0_;
   };
+  mutable HeldLock* held_ = nullptr;              // the current hold (for released())
   mutable std::mutex mu_;
   mutable uint64_t lock_holds_ = 0;
   mutable double lock_hold_total_us_ = 0, lock_hold_max_us_ = 0;
@@ -205,6 +261,11 @@ class Scheduler {
   std::vector<Job> jobs_;
   std::vector<Group> groups_;
   std::map<uint64_t, InFlight> in_flight_;
+  // Jobs that are ready or running and may still produce work (a queued spec, or a driver not
+  // exhausted), by model, in job order: what model affinity and switches look at.
+  std::map<std::string, std::set<int>> open_;
+  size_t terminal_jobs_ = 0;
+  std::map<std::string, int> model_tp_;  // the degree of each model's jobs (JobSpec::tp), when given
   std::vector<std::string> incidents_;
   std::vector<std::string> pending_incidents_;  // handed to on_incident outside the lock
   std::vector<std::string> dispatch_log_;

@@ -18,6 +18,9 @@ struct WorkItem {
   int attempt = 1;        // 1 for the first try
   uint64_t units = 1;     // progress units it covers (examples)
   double heartbeat_seconds = 0;  // a busy group signs of life this often (0: it need not)
+  // The item's deadline (its kind's, plus the model load when it makes its group load one): a
+  // transport never waits longer than this to deliver it (0: the transport's default). Not sent.
+  double deadline_seconds = 0;
   std::string payload;
 
   // "item 17 (job eval-gsm8k, eval-batch #3, attempt 2, model llama3-8b)"

@@ -101,7 +101,10 @@ void MpiWorkTransport::send(int group, const WorkItem& item) {
     local_->send(0, item);
     return;
   }
-  chan_.send(item_message(item), group_rank(group), Deadline::after(timeouts::control_message));
+  // bounded by the item's own deadline: a request to a stopped rank (too large to go out eagerly)
+  // fails as the scheduler's deadline would, not after the 600 s default
+  const Seconds bound = item.deadline_seconds > 0 ? Seconds(item.deadline_seconds) : timeouts::control_message;
+  chan_.send(item_message(item), group_rank(group), Deadline::after(bound));
 }
 
 std::optional<WorkResult> MpiWorkTransport::poll(Deadline deadline) {

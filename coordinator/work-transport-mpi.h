@@ -5,9 +5,9 @@
 // world is too small for a dedicated coordinator (WorldLayout: N - 1 < tp), rank 0 also leads
 // group 0, which then runs on a thread of rank 0 (needs MPI_THREAD_MULTIPLE when tp > 1).
 //
-// No wait is unbounded: sends have the control-message deadline, a worker waits for its next
-// request at most `idle_timeout` (then reports and leaves), and a group that stops answering is the
-// scheduler's deadline to deal with.
+// No wait is unbounded: an item is sent within its own deadline (WorkItem::deadline_seconds), a
+// worker waits for its next request at most `idle_timeout` (then reports and leaves), and a group
+// that stops answering is the scheduler's deadline to deal with.
 #pragma once
 
 #include <functional>

@@ -22,10 +22,10 @@ torch::Tensor svf_scale(const torch::Tensor& S, const torch::Tensor& m) {
 
 torch::Tensor svf_compose(const SvfFactors& f, const torch::Tensor& m, torch::ScalarType out_dtype) {
   T2_CHECK(m.dim() == 1, "svf_compose takes one multiplier vector [k], got {}", shape_of(m));
-  auto dt = f.U.scalar_type();
+  auto dt = accumulation_dtype(f.U.scalar_type());
   auto s = svf_scale(f.S.to(dt), m.to(dt));
   // U·diag(s)·Vᵀ accumulated in the factors' precision; one rounding at the end.
-  return torch::matmul(f.U * s.unsqueeze(0), f.V.t()).to(out_dtype);
+  return torch::matmul(f.U.to(dt) * s.unsqueeze(0), f.V.to(dt).t()).to(out_dtype);
 }
 
 torch::Tensor svf_z_grad(const torch::Tensor& S, const torch::Tensor& z, const torch::Tensor& g) {

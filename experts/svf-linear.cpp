@@ -75,7 +75,9 @@ struct SvfLinearFn : public torch::autograd::Function<SvfLinearFn> {
   static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor z, torch::Tensor U,
                                torch::Tensor S, torch::Tensor V, torch::Tensor row_of) {
     auto dt = U.scalar_type();
-    auto s = svf_scale(S, torch::sigmoid(z.to(dt)));
+    // The scale in at least fp32 (σ and z are), rounded once to the factors' dtype for the GEMMs.
+    auto acc = accumulation_dtype(dt);
+    auto s = svf_scale(S.to(acc), torch::sigmoid(z.to(acc))).to(dt);
     auto h = torch::matmul(x.to(dt), V);                 // Vᵀx per row: [N, k]
     auto y = torch::matmul(scale_rows(h, s, row_of, row_blocks(row_of, h.size(0)), /*inplace=*/false), U.t());
     ctx->save_for_backward({z, U, S, V, row_of, h, s});
@@ -92,9 +94,11 @@ struct SvfLinearFn : public torch::autograd::Function<SvfLinearFn> {
     const RowBlocks blocks = row_blocks(row_of, gh.size(0));
     torch::Tensor gz;
     if (ctx->needs_input_grad(1)) {
-      auto prod = gh * h;                                // per-row contribution to diag(Uᵀ G V)
+      // Per-row contributions to diag(Uᵀ G V), summed over rows in at least fp32 (16-bit factors).
+      const auto acc = accumulation_dtype(U.scalar_type());
+      auto prod = acc == U.scalar_type() ? gh * h : gh.to(acc) * h.to(acc);
       torch::Tensor g = z.dim() == 1 ? prod.sum(0) : sum_rows_by_seq(prod, row_of, blocks, z.size(0));
-      gz = svf_z_grad(S, z.to(U.scalar_type()), g).to(z.scalar_type());
+      gz = svf_z_grad(S.to(acc), z.to(acc), g).to(z.scalar_type());
     }
     torch::Tensor gx;
     if (ctx->needs_input_grad(0))  // gh is ours: scaled in place
@@ -141,7 +145,8 @@ void SvfLinearAdapter::set_z(torch::Tensor z) {
 
 void SvfLinearAdapter::set_multipliers(torch::Tensor m) {
   T2_CHECK(m.size(-1) == f_.rank(), "multipliers have {} entries, the factors have rank {}", m.size(-1), f_.rank());
-  scale_ = svf_scale(f_.S, m.to(f_.S.scalar_type()).to(f_.S.device()));
+  const auto acc = accumulation_dtype(f_.U.scalar_type());
+  scale_ = svf_scale(f_.S.to(acc), m.to(acc).to(f_.S.device())).to(f_.U.scalar_type());
   z_ = torch::Tensor();
 }
 

@@ -82,7 +82,9 @@ std::vector<std::vector<int32_t>> to_ids32(const std::vector<TokenSeq>& v, int64
 }  // namespace
 
 SvdShard svd_shard_read(const std::string& svd_dir, int tp_rank, int tp_size, torch::Device device,
-                        const std::string& expect_hash) {
+                        const std::string& expect_hash, torch::Dtype serving) {
+  // U and V in a 16-bit serving dtype (svf-compose.h), cast matrix by matrix as they are read.
+  const bool half_uv = serving == torch::kBFloat16 || serving == torch::kHalf;
   SvdShard s;
   s.path = svd_shard_path(svd_dir, tp_rank, tp_size);
   T2_CHECK_AS(UsageError, path_exists(s.path),
@@ -111,9 +113,9 @@ SvdShard svd_shard_read(const std::string& svd_dir, int tp_rank, int tp_size, to
     T2_CHECK_AS(FormatError, f.has("m/" + n), "{} is missing", where);
     auto g = f.open_group("m/" + n);
     SvfFactors fac;
-    fac.U = read_tensor(g, "U", fp64, where).to(device);
+    fac.U = read_tensor(g, "U", fp64, where).to(device, half_uv ? serving : (fp64 ? torch::kDouble : torch::kFloat));
     fac.S = read_tensor(g, "S", fp64, where).to(device);
-    fac.V = read_tensor(g, "V", fp64, where).to(device);
+    fac.V = read_tensor(g, "V", fp64, where).to(device, half_uv ? serving : (fp64 ? torch::kDouble : torch::kFloat));
     T2_CHECK_AS(FormatError,
                 fac.U.dim() == 2 && fac.V.dim() == 2 && fac.S.dim() == 1 && fac.U.size(1) == fac.rank() &&
                     fac.V.size(1) == fac.rank(),
@@ -129,7 +131,7 @@ SvdShard svd_shard_read(const std::string& svd_dir, int tp_rank, int tp_size, to
 
 TransformerPolicy::TransformerPolicy(Model& model, const std::string& svd_dir, const std::string& expect_hash)
     : model_(model) {
-  shard_ = svd_shard_read(svd_dir, model.tp_rank(), model.tp_size(), model.device(), expect_hash);
+  shard_ = svd_shard_read(svd_dir, model.tp_rank(), model.tp_size(), model.device(), expect_hash, model.dtype());
   for (size_t i = 0; i < shard_.names.size(); ++i) {
     const auto& name = shard_.names[i];
     const LinearInfo& info = model.linear_info(name);  // UsageError with close names when absent
@@ -178,6 +180,7 @@ void TransformerPolicy::adapt_z(const torch::Tensor& z) {
   zd = tp_copy_to(zd, model_.tp_comm());
   for (size_t i = 0; i < adapters_.size(); ++i)
     adapters_[i]->set_z(zd.narrow(-1, layout_.offset(i), layout_.sizes[i]));
+  model_.set_layer_recompute(recompute_, zd);  // every adapter's z is a view of zd
   install();
 }
 
@@ -185,12 +188,14 @@ void TransformerPolicy::adapt_multipliers(const torch::Tensor& m) {
   checked(m, "multipliers");
   torch::NoGradGuard ng;
   torch::Tensor md = m.detach().to(model_.device(), torch::kFloat32);
+  model_.set_layer_recompute(false);
   for (size_t i = 0; i < adapters_.size(); ++i)
     adapters_[i]->set_multipliers(md.narrow(-1, layout_.offset(i), layout_.sizes[i]).contiguous());
   install();
 }
 
 void TransformerPolicy::adapt_base() {
+  model_.set_layer_recompute(false);
   if (!installed_) return;
   model_.clear_adapters();
   installed_ = false;

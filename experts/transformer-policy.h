@@ -56,11 +56,12 @@ struct SvdShard {
   std::vector<int64_t> rows, cols;  // global shape of each matrix
 };
 
-// Reads svd_shard_path(dir, tp_rank, tp_size) onto `device` (factors keep the file's dtype).
+// Reads svd_shard_path(dir, tp_rank, tp_size) onto `device`. Factors keep the file's dtype, except
+// that U and V take the `serving` dtype when it is 16-bit (bf16/fp16 models: svf-compose.h).
 // FormatError naming the file and the object when it is not a t2-svd file; UsageError when
 // `expect_hash` is non-empty and differs from the file's source hash, or the file is of another shard.
 SvdShard svd_shard_read(const std::string& svd_dir, int tp_rank, int tp_size, torch::Device device,
-                        const std::string& expect_hash = "");
+                        const std::string& expect_hash = "", torch::Dtype serving = torch::kFloat);
 
 class TransformerPolicy : public PolicyModel {
  public:
@@ -97,6 +98,10 @@ class TransformerPolicy : public PolicyModel {
   // Sequence b uses the multipliers m_per_sequence[b].
   void adapt_multipliers_per_sequence(const std::vector<std::vector<float>>& m_per_sequence);
 
+  // Per-layer recomputation when scoring under adapt_z with autograd (Model::set_layer_recompute):
+  // activations of one layer at a time, one more forward per backward. Off by default.
+  void set_layer_recompute(bool on) { recompute_ = on; }
+
   // Whether generate() also stops at the config's eos ids (default true).
   void set_use_config_eos(bool on) { use_config_eos_ = on; }
 
@@ -114,6 +119,7 @@ class TransformerPolicy : public PolicyModel {
   std::vector<std::shared_ptr<SvfLinearAdapter>> adapters_;
   bool installed_ = false;
   bool use_config_eos_ = true;
+  bool recompute_ = false;
 };
 
 }  // namespace t2

@@ -74,6 +74,12 @@ std::vector<ParamSpec> reinforce_params() {
       p_num("temperature", 1.0, rule_greater(0), "> 0", "sampling temperature when rollout = sample"),
       p_num("top_p", 1.0, positive_fraction, "(0, 1]", "nucleus sampling when rollout = sample"),
       p_int("samples_per_prompt", 1, rule_at_least(1), ">= 1", "rollouts per prompt"),
+      p_int("micro_batch", 0, rule_at_least(0), ">= 0",
+            "rollouts per forward/backward of a gradient work item (0: the item's whole shard at once); "
+            "bounds the activations a worker holds (t2 plan --micro-batch)"),
+      p_choice("recompute", {"layer", "none"},
+               "activations of a gradient item: layer (keep each layer's input, rerun the layer in backward: one "
+               "layer's activations at a time) or none (keep every layer's; faster, more memory)"),
       p_choice("baseline", {"none", "batch_mean", "group_mean"}, "reward baseline (group_mean needs samples_per_prompt >= 2)"),
       p_int("valid_every", 10, rule_at_least(1), ">= 1", "steps between validation evaluations"),
       p_num("init_mean", 0.1, nullptr, "any", "z initial mean"),

@@ -3,8 +3,10 @@
 // what GEMM libraries are tuned for. INTERNAL to workers/ (torch).
 //   N = 1:        BLAS gemv (gemm would pack, i.e. copy, the whole weight matrix for one row);
 //   2 <= N <= 32: on a CPU with AVX-512, fp32, no autograd, weights of 1 MB or more: a
-//                 register-blocked kernel that reads each weight row once for all N rows (OpenBLAS 0.3.21 sgemm runs such shapes at about a
-//                 third of the memory bandwidth, dominated by packing the weights);
+//                 register-blocked kernel (4 weight rows x 4 activation rows, the next weight rows
+//                 prefetched while these are multiplied) that reads each weight row once for all N
+//                 rows, in place (OpenBLAS 0.3.21 sgemm runs such shapes at about a third of the
+//                 memory bandwidth, dominated by packing the weights);
 //   otherwise:    GEMM (addmm / mm), any device, dtype and autograd.
 #pragma once
 

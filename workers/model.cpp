@@ -5,7 +5,9 @@
 #include "cluster/communicator.h"
 #include "core/check.h"
 #include "core/names.h"
+#include "workers/decode-attention.h"
 #include "workers/linear-rows.h"
+#include "workers/memory-sizing.h"
 #include "workers/safetensors.h"
 #include "workers/tp-collectives.h"
 
@@ -347,6 +349,11 @@ torch::Tensor Model::attention(const Layer& L, int64_t layer, const torch::Tenso
     done = true;
   }
 #endif
+  if (!done && T == 1 && cache) {
+    // a decode step on the CPU in fp32: straight from the cache, one task per (sequence, kv head)
+    out = decode_attention(q, K, V, mask, scale, done);
+    if (done) return apply_linear(*L.o, out, row_of);
+  }
   if (!done) {
     // Grouped-query attention without copying K/V per head: the G query heads sharing one KV head are
     // stacked along the query axis, [B, KVl, G*T, D] x [B, KVl, D, S].
@@ -389,22 +396,86 @@ torch::Tensor Model::forward_hidden(const ForwardInput& in) {
   torch::Tensor row_of = seq.repeat_interleave(T);
 
   torch::Tensor x = embed(ids);
+  // Per-layer recomputation (set_layer_recompute): only a forward with autograd and without a cache
+  // (scoring for a gradient) keeps just each layer's input and reruns the layer in backward.
+  const bool recompute = recompute_ && cache == nullptr && torch::GradMode::is_enabled() &&
+                         recompute_params_.defined() && recompute_params_.requires_grad();
   for (size_t li = 0; li < layers_.size(); ++li) {
-    const Layer& L = layers_[li];
-    x = x + attention(L, static_cast<int64_t>(li), rms_norm(x, L.input_norm), cos, sin, mask, cache, row_of);
-    torch::Tensor h = tp_copy_to(rms_norm(x, L.post_norm), comm_);
-    torch::Tensor m;
-    if (L.gate_up_weight.defined() && !L.gate->adapter && !L.up->adapter) {
-      torch::Tensor gu = rows_times_weight(h.reshape({-1, h.size(-1)}), L.gate_up_weight, {});
-      m = (torch::silu(gu.narrow(1, 0, inter_local_)) * gu.narrow(1, inter_local_, inter_local_))
-              .view({B, T, inter_local_});
-    } else {
-      m = torch::silu(apply_linear(*L.gate, h, row_of)) * apply_linear(*L.up, h, row_of);
-    }
-    x = x + apply_linear(*L.down, m, row_of);
+    if (recompute)
+      x = LayerRecomputeFn::apply(x, recompute_params_, reinterpret_cast<int64_t>(this), static_cast<int64_t>(li), cos,
+                                  sin, mask, row_of);
+    else
+      x = layer_forward(static_cast<int64_t>(li), x, cos, sin, mask, cache, row_of);
   }
   if (cache) cache->advance(T);
   return rms_norm(x, final_norm_);
+}
+
+torch::Tensor Model::layer_forward(int64_t li, const torch::Tensor& x_in, const torch::Tensor& cos,
+                                   const torch::Tensor& sin, const torch::Tensor& mask, KVCache* cache,
+                                   const torch::Tensor& row_of) {
+  const Layer& L = layers_[static_cast<size_t>(li)];
+  const int64_t B = x_in.size(0), T = x_in.size(1);
+  torch::Tensor x = x_in + attention(L, li, rms_norm(x_in, L.input_norm), cos, sin, mask, cache, row_of);
+  torch::Tensor h = tp_copy_to(rms_norm(x, L.post_norm), comm_);
+  torch::Tensor m;
+  if (L.gate_up_weight.defined() && !L.gate->adapter && !L.up->adapter) {
+    torch::Tensor gu = rows_times_weight(h.reshape({-1, h.size(-1)}), L.gate_up_weight, {});
+    m = (torch::silu(gu.narrow(1, 0, inter_local_)) * gu.narrow(1, inter_local_, inter_local_))
+            .view({B, T, inter_local_});
+  } else {
+    m = torch::silu(apply_linear(*L.gate, h, row_of)) * apply_linear(*L.up, h, row_of);
+  }
+  return x + apply_linear(*L.down, m, row_of);
+}
+
+void Model::set_layer_recompute(bool on, torch::Tensor params) {
+  recompute_ = on;
+  recompute_params_ = on ? std::move(params) : torch::Tensor();
+}
+
+// One decoder layer as a checkpoint: the forward runs without autograd and keeps only the layer's
+// input; the backward reruns the layer with autograd (the same operations, so the same values) and
+// differentiates it to the input and to the adapters' trainable tensor `params` (z on the device, of
+// which every adapter's z is a view).
+torch::Tensor LayerRecomputeFn::forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, torch::Tensor params,
+                                        int64_t model, int64_t layer, torch::Tensor cos, torch::Tensor sin,
+                                        torch::Tensor mask, torch::Tensor row_of) {
+  torch::Tensor y;
+  {
+    torch::NoGradGuard ng;
+    y = reinterpret_cast<Model*>(model)->layer_forward(layer, x, cos, sin, mask, nullptr, row_of);
+  }
+  ctx->save_for_backward({x, params, cos, sin, mask, row_of});
+  ctx->saved_data["model"] = model;
+  ctx->saved_data["layer"] = layer;
+  return y;
+}
+
+torch::autograd::tensor_list LayerRecomputeFn::backward(torch::autograd::AutogradContext* ctx,
+                                                        torch::autograd::tensor_list grads) {
+  auto s = ctx->get_saved_variables();
+  Model* model = reinterpret_cast<Model*>(ctx->saved_data["model"].toInt());
+  const int64_t layer = ctx->saved_data["layer"].toInt();
+  torch::Tensor x = s[0].detach().requires_grad_(ctx->needs_input_grad(0));
+  torch::Tensor params = s[1];
+  torch::Tensor y;
+  {
+    torch::AutoGradMode on(true);
+    y = model->layer_forward(layer, x, s[2], s[3], s[4], nullptr, s[5]);
+  }
+  std::vector<torch::Tensor> inputs;
+  if (ctx->needs_input_grad(0)) inputs.push_back(x);
+  if (ctx->needs_input_grad(1)) inputs.push_back(params);
+  torch::Tensor gx, gp;
+  if (!inputs.empty()) {
+    auto g = torch::autograd::grad({y}, inputs, {grads[0]}, /*retain_graph=*/false, /*create_graph=*/false,
+                                   /*allow_unused=*/true);
+    size_t at = 0;
+    if (ctx->needs_input_grad(0)) gx = g[at++];
+    if (ctx->needs_input_grad(1)) gp = g[at++];
+  }
+  return {gx, gp, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
 }
 
 torch::Tensor Model::logits(const torch::Tensor& hidden) {
@@ -469,10 +540,19 @@ torch::Tensor Model::completion_log_softmax(const std::vector<std::vector<int32_
   in.positions = torch::tensor(pos, torch::kLong).view({B, L});
   in.valid = torch::tensor(valid, torch::kLong).view({B, L}).to(torch::kBool);
   in.seq = torch::arange(B, torch::kLong);
-  torch::Tensor h = forward_hidden(in);
-  torch::Tensor sel = h.reshape({B * L, cfg_.hidden_size}).index_select(0, torch::tensor(rows, torch::kLong).to(device_));
-  torch::Tensor lp = torch::log_softmax(logits(sel).to(torch::kFloat), -1);
-  return torch::zeros({B * T, V}, fopt).index_copy(0, torch::tensor(dest, torch::kLong).to(device_), lp).view({B, T, V});
+  torch::Tensor h = forward_hidden(in).reshape({B * L, cfg_.hidden_size});
+  torch::Tensor row_idx = torch::tensor(rows, torch::kLong).to(device_);
+  torch::Tensor dest_idx = torch::tensor(dest, torch::kLong).to(device_);
+  // Blocks of rows (workers/memory-sizing.h): one block of fp32 logits exists at a time, and each
+  // block's log-softmax goes straight into the result (no second [rows, vocab] copy).
+  torch::Tensor out = torch::zeros({B * T, V}, fopt);
+  const int64_t R = static_cast<int64_t>(rows.size()), chunk = logprob_chunk_rows(V);
+  for (int64_t at = 0; at < R; at += chunk) {
+    const int64_t n = std::min(chunk, R - at);
+    torch::Tensor lg = logits(h.index_select(0, row_idx.narrow(0, at, n)));
+    out.index_copy_(0, dest_idx.narrow(0, at, n), torch::log_softmax(lg.to(torch::kFloat), -1));
+  }
+  return out.view({B, T, V});
 }
 
 }  // namespace t2

@@ -32,6 +32,16 @@
 namespace t2 {
 
 class Checkpoint;
+class Model;
+
+// A decoder layer whose activations are recomputed in backward (Model::set_layer_recompute).
+struct LayerRecomputeFn : public torch::autograd::Function<LayerRecomputeFn> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, torch::Tensor params,
+                               int64_t model, int64_t layer, torch::Tensor cos, torch::Tensor sin, torch::Tensor mask,
+                               torch::Tensor row_of);
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads);
+};
 
 // One decode step's input: ids [B, T] (left-padded), position ids [B, T], `seq` [B] the caller's
 // sequence index of each row (for adapters), and the cache to read and extend (nullptr: no cache,
@@ -87,7 +97,15 @@ class Model {
   std::vector<Generation> generate(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& opt,
                                    const Detokenizer& detok = nullptr);
 
+  // Per-layer recomputation of scoring with autograd: when on, a forward with grad mode and no cache
+  // keeps only each layer's input and reruns the layer in backward (LayerRecomputeFn), so activations
+  // of one layer exist at a time. `params` is the tensor the adapters' trainable parameters are views
+  // of (TransformerPolicy passes z on the device): gradients reach it through the recomputed layers.
+  void set_layer_recompute(bool on, torch::Tensor params = {});
+  bool layer_recompute() const { return recompute_; }
+
  private:
+  friend struct LayerRecomputeFn;
   struct Linear {
     LinearInfo info;
     torch::Tensor weight;  // [out_local, in_local]
@@ -116,6 +134,9 @@ class Model {
                           const torch::Tensor& sin, const torch::Tensor& mask, KVCache* cache,
                           const torch::Tensor& row_of);
   torch::Tensor embed(const torch::Tensor& ids);
+  // Decoder layer `li` on x [B, T, hidden] (extends `cache` when given).
+  torch::Tensor layer_forward(int64_t li, const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                              const torch::Tensor& mask, KVCache* cache, const torch::Tensor& row_of);
 
   ModelConfig cfg_;
   torch::Device device_{torch::kCPU};
@@ -131,6 +152,8 @@ class Model {
   torch::Tensor rope_inv_freq_;   // [head_dim/2] float64 on the device
   std::mutex cache_mu_;
   std::unique_ptr<KVCache> spare_cache_;
+  bool recompute_ = false;
+  torch::Tensor recompute_params_;
 };
 
 }  // namespace t2

@@ -3,6 +3,7 @@
 // projection costs (continuation tokens x vocab), not (all tokens x vocab).
 #include "core/check.h"
 #include "workers/model.h"
+#include "workers/memory-sizing.h"
 
 namespace t2 {
 
@@ -55,12 +56,21 @@ std::vector<torch::Tensor> Model::score(const std::vector<std::vector<int32_t>>&
   in.positions = torch::tensor(pos, torch::kLong).view({B, L});
   in.valid = torch::tensor(valid, torch::kLong).view({B, L}).to(torch::kBool);
   in.seq = torch::arange(B, torch::kLong);
-  torch::Tensor h = forward_hidden(in);
-  torch::Tensor sel = h.reshape({B * L, cfg_.hidden_size}).index_select(0, torch::tensor(rows, torch::kLong).to(device_));
-  // log p(target) = logit(target) - logsumexp(logits): no [rows, vocab] log-softmax is materialised
-  torch::Tensor lg = logits(sel).to(torch::kFloat);
-  torch::Tensor picked = lg.gather(1, torch::tensor(targets, torch::kLong).to(device_).unsqueeze(1)).squeeze(1) -
-                         torch::logsumexp(lg, -1);
+  torch::Tensor h = forward_hidden(in).reshape({B * L, cfg_.hidden_size});
+  torch::Tensor row_idx = torch::tensor(rows, torch::kLong).to(device_);
+  torch::Tensor target_idx = torch::tensor(targets, torch::kLong).to(device_);
+  // log p(target) = logit(target) - logsumexp(logits), in blocks of rows (workers/memory-sizing.h):
+  // no [rows, vocab] log-softmax is materialised, and only one block of fp32 logits at a time.
+  const int64_t R = static_cast<int64_t>(rows.size()), chunk = logprob_chunk_rows(cfg_.vocab_size);
+  std::vector<torch::Tensor> parts;
+  for (int64_t at = 0; at < R; at += chunk) {
+    const int64_t n = std::min(chunk, R - at);
+    torch::Tensor lg = logits(h.index_select(0, row_idx.narrow(0, at, n))).to(torch::kFloat);
+    parts.push_back(lg.gather(1, target_idx.narrow(0, at, n).unsqueeze(1)).squeeze(1) - torch::logsumexp(lg, -1));
+  }
+  torch::Tensor picked = parts.empty()       ? torch::zeros({0}, torch::TensorOptions().dtype(torch::kFloat).device(device_))
+                         : parts.size() == 1 ? parts[0]
+                                             : torch::cat(parts, 0);
   int64_t at = 0;
   for (int64_t n : counts) {
     out.push_back(picked.narrow(0, at, n));

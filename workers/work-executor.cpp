@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -313,8 +314,29 @@ struct WorkExecutor::Impl {
     rc.kl_coeff = in.meta.value("kl_coef", 0.0);
     rc.kl_direction = kl_direction_from_name(in.meta.value("kl_direction", std::string("ref_policy")));
     auto adv = in.meta.at("advantages").get<std::vector<double>>();
-    ShardGradient g = reinforce_shard_gradient(p, in.floats("z"), prompts, completions, adv,
-                                               in.meta.at("batch_samples").get<int64_t>(), rc);
+    const int64_t batch_samples = in.meta.at("batch_samples").get<int64_t>();
+    const auto z = in.floats("z");
+    // Micro-batches (campaign key micro_batch): the shard's loss is a sum over rollouts, so the
+    // gradients of slices add up to the shard's; only one slice's activations exist at a time.
+    const size_t n = completions.size(), mb = static_cast<size_t>(std::max<int64_t>(in.meta.value("micro_batch", int64_t{0}), 0));
+    T2_CHECK_AS(FormatError, prompts.size() == n && adv.size() == n, "{}: {} prompts, {} completions, {} advantages",
+                item.describe(), prompts.size(), n, adv.size());
+    const std::string recompute = in.meta.value("recompute", std::string("none"));
+    T2_CHECK_AS(FormatError, recompute == "none" || recompute == "layer", "{}: recompute '{}' (none or layer)",
+                item.describe(), recompute);
+    p.set_layer_recompute(recompute == "layer");
+    ShardGradient g;
+    if (mb == 0 || n <= mb) {
+      g = reinforce_shard_gradient(p, z, prompts, completions, adv, batch_samples, rc);
+    } else {
+      for (size_t at = 0; at < n; at += mb) {
+        const auto e = static_cast<std::ptrdiff_t>(std::min(n, at + mb)), b = static_cast<std::ptrdiff_t>(at);
+        std::vector<TokenSeq> ps(prompts.begin() + b, prompts.begin() + e), cs(completions.begin() + b, completions.begin() + e);
+        std::vector<double> as(adv.begin() + b, adv.begin() + e);
+        g = shard_gradient_add(g, reinforce_shard_gradient(p, z, ps, cs, as, batch_samples, rc));
+      }
+    }
+    p.set_layer_recompute(false);
     p.adapt_base();
     Payload out;
     out.meta = {{"loss", g.loss}, {"kl", g.kl}, {"logp", g.logp}, {"samples", g.samples}};

@@ -25,6 +25,7 @@
 #include "experts/reinforce-step.h"
 #include "experts/svf-next-token.h"
 #include "experts/transformer-policy.h"
+#include "bench/support/random-llama.h"
 #include "workers/model.h"
 #include "workers/safetensors-writer.h"
 
@@ -43,39 +44,6 @@ double peak_mib() {
   return NAN;
 }
 
-void write_llama(const std::string& dir, int64_t vocab, int64_t hidden, int64_t layers, int64_t heads, int64_t kv_heads,
-                 int64_t inter) {
-  std::filesystem::create_directories(dir);
-  torch::manual_seed(5);
-  SafetensorsWriter w;
-  auto add = [&](const std::string& name, std::vector<int64_t> shape, double scale, double mean = 0) {
-    auto t = (torch::randn(shape) * scale + mean).contiguous();
-    w.add_f32(name, shape, std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel()));
-  };
-  const int64_t hd = hidden / heads;
-  add("model.embed_tokens.weight", {vocab, hidden}, 1.0);
-  for (int64_t i = 0; i < layers; ++i) {
-    auto p = "model.layers." + std::to_string(i) + ".";
-    add(p + "input_layernorm.weight", {hidden}, 0.1, 1.0);
-    add(p + "self_attn.q_proj.weight", {heads * hd, hidden}, 1.0 / std::sqrt(hidden));
-    add(p + "self_attn.k_proj.weight", {kv_heads * hd, hidden}, 1.0 / std::sqrt(hidden));
-    add(p + "self_attn.v_proj.weight", {kv_heads * hd, hidden}, 1.0 / std::sqrt(hidden));
-    add(p + "self_attn.o_proj.weight", {hidden, heads * hd}, 1.0 / std::sqrt(heads * hd));
-    add(p + "post_attention_layernorm.weight", {hidden}, 0.1, 1.0);
-    add(p + "mlp.gate_proj.weight", {inter, hidden}, 1.0 / std::sqrt(hidden));
-    add(p + "mlp.up_proj.weight", {inter, hidden}, 1.0 / std::sqrt(hidden));
-    add(p + "mlp.down_proj.weight", {hidden, inter}, 1.0 / std::sqrt(inter));
-  }
-  add("model.norm.weight", {hidden}, 0.1, 1.0);
-  add("lm_head.weight", {vocab, hidden}, 1.0 / std::sqrt(hidden));
-  w.write(dir + "/model.safetensors");
-  std::ofstream(dir + "/config.json") << "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", "
-      << "\"hidden_size\": " << hidden << ", \"num_hidden_layers\": " << layers << ", \"num_attention_heads\": "
-      << heads << ", \"num_key_value_heads\": " << kv_heads << ", \"intermediate_size\": " << inter
-      << ", \"vocab_size\": " << vocab << ", \"max_position_embeddings\": 512, \"rms_norm_eps\": 1e-5, "
-      << "\"rope_theta\": 10000.0, \"hidden_act\": \"silu\", \"tie_word_embeddings\": false, "
-      << "\"torch_dtype\": \"float32\", \"bos_token_id\": 1}\n";
-}
 
 void report(const char* what, int64_t params, const std::function<void()>& step) {
   step();  // warm-up
@@ -98,7 +66,7 @@ int main(int argc, char** argv) {
                 inter = quick ? 344 : 1376, B = 16, P = 16, T = 32;
   const std::string dir =
       (std::filesystem::temp_directory_path() / ("t2-bench-peft-" + std::to_string(getpid()))).string();
-  write_llama(dir, vocab, hidden, layers, heads, heads / 2, inter);
+  bench::write_random_llama(dir, {vocab, hidden, layers, heads, heads / 2, inter});
   decompose_model(dir, DecomposeOptions{});
   auto model = Model::load(dir, {});
   std::vector<TokenSeq> prompts(B), completions(B);

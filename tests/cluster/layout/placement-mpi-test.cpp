@@ -33,6 +33,35 @@ TEST(PlacementMpi, TestHostsDescribeTwoNodes) {
   EXPECT_EQ(t2::host_local_rank(*comm), me);
 }
 
+// A mixed campaign's world (models at tp 2 and tp 1) over the seam: a = ranks 0-2, b = ranks 3-4.
+// Node a holds the coordinator and the TP-2 group {1,2}; node b two TP-1 groups. Every rank computes
+// the same placement and knows its own group's degree.
+TEST(PlacementMpi, MixedDegreesOverTheSeam) {
+  setenv("T2_TEST_HOSTS", "a*3,b*2", 1);
+  auto w = t2::WorldLayout::from_mpi(std::vector<int>{1, 2});
+  unsetenv("T2_TEST_HOSTS");
+  ASSERT_EQ(w.num_groups(), 3);
+  EXPECT_EQ(w.group_ranks(0), (std::vector<int>{1, 2}));
+  EXPECT_EQ(w.group_ranks(1), (std::vector<int>{3}));
+  EXPECT_EQ(w.group_ranks(2), (std::vector<int>{4}));
+  EXPECT_EQ(w.group_tp(0), 2);
+  EXPECT_EQ(w.group_tp(1), 1);
+  EXPECT_EQ(w.tps(), (std::vector<int>{2, 1}));
+  EXPECT_TRUE(w.idle_ranks().empty());
+  const int me = w.world_rank();
+  EXPECT_EQ(w.tp(), me == 1 || me == 2 ? 2 : me == 0 ? 2 : 1);
+  EXPECT_EQ(w.is_coordinator(), me == 0);
+  EXPECT_FALSE(w.coordinator_works());
+  EXPECT_EQ(w.node_id(), me < 3 ? 0 : 1);
+  // the group communicator the campaign runner splits by group has each group's degree
+  auto group = t2::make_mpi_communicator_split(MPI_COMM_WORLD, w.group_of(), w.tp_rank(), {});
+  if (w.is_worker()) {
+    ASSERT_TRUE(group);
+    EXPECT_EQ(group->size(), w.tp());
+    EXPECT_EQ(group->rank(), w.tp_rank());
+  }
+}
+
 TEST(PlacementMpi, OneHostWithoutTheSeam) {
   auto w = t2::WorldLayout::from_mpi(2);
   EXPECT_EQ(w.num_nodes(), 1);

@@ -46,7 +46,11 @@ std::string usage_error_of(const PlacementInput& in) {
 void expect_sound(const Placement& p, const PlacementInput& in) {
   std::set<int> seen;
   for (size_t g = 0; g < p.groups.size(); ++g) {
-    ASSERT_EQ(static_cast<int>(p.groups[g].size()), p.tp);
+    ASSERT_EQ(p.group_tp.size(), p.groups.size());
+    ASSERT_EQ(static_cast<int>(p.groups[g].size()), p.group_tp[g]);
+    if (g > 0) {
+      EXPECT_LT(p.groups[g - 1][0], p.groups[g][0]) << "groups are numbered by first rank";
+    }
     std::set<int> nodes;
     for (size_t i = 0; i < p.groups[g].size(); ++i) {
       const int r = p.groups[g][i];
@@ -55,7 +59,9 @@ void expect_sound(const Placement& p, const PlacementInput& in) {
       EXPECT_EQ(p.ranks[static_cast<size_t>(r)].tp_rank, static_cast<int>(i));
       nodes.insert(p.ranks[static_cast<size_t>(r)].node);
     }
-    if (!p.groups_span_nodes) EXPECT_EQ(nodes.size(), 1u) << "group " << g << " spans nodes: " << p.summary();
+    if (!p.groups_span_nodes || p.group_tp[g] <= 8) {
+      EXPECT_EQ(nodes.size(), 1u) << "group " << g << " spans nodes: " << p.summary();
+    }
   }
   std::map<std::string, std::set<std::string>> used;  // host -> GPUs given out
   for (const auto& r : p.ranks) {
@@ -218,6 +224,86 @@ TEST(Placement, CpuOnlyWorldMatchesTheOldArithmeticOnOneHost) {
   EXPECT_EQ(p.groups, (std::vector<std::vector<int>>{{1, 2}, {3, 4}}));
   EXPECT_EQ(p.idle, std::vector<int>{5});
   for (const auto& r : p.ranks) EXPECT_EQ(r.device, "cpu");
+}
+
+// Several degrees in one world (a campaign with a 70B at tp 8 and 8B models at tp 1): one coordinator,
+// groups formed in rounds of one group per degree, largest first, each inside one node.
+TEST(Placement, MixedDegreesFormNodeAlignedGroupsOfEach) {
+  // 2 nodes of 8 GPUs, the coordinator an extra task on node 0: one TP-8 group (node 0), eight TP-1 (node 1)
+  auto in = cluster(2, 8, 8, 1, false);
+  in.tps = {1, 8, 1};  // duplicates and order do not matter
+  Placement p = place_ranks(in);
+  SCOPED_TRACE(p.summary());
+  expect_sound(p, in);
+  EXPECT_EQ(p.tp, 8);
+  EXPECT_EQ(p.tps, (std::vector<int>{8, 1}));
+  EXPECT_FALSE(p.coordinator_works);
+  EXPECT_EQ(p.ranks[0].role, "coordinator");
+  EXPECT_EQ(p.ranks[0].device, "cpu");
+  ASSERT_EQ(p.groups.size(), 9u);
+  EXPECT_EQ(p.groups[0], (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(p.group_tp[0], 8);
+  for (int g = 1; g <= 8; ++g) {
+    EXPECT_EQ(p.groups[static_cast<size_t>(g)], std::vector<int>{8 + g});
+    EXPECT_EQ(p.group_tp[static_cast<size_t>(g)], 1);
+    EXPECT_EQ(p.ranks[static_cast<size_t>(8 + g)].device, "cuda:" + std::to_string(g - 1));
+  }
+  EXPECT_TRUE(p.idle.empty());
+  EXPECT_NE(p.summary().find("1 group(s) x tp 8 + 8 group(s) x tp 1"), std::string::npos);
+  EXPECT_EQ(p.describe_group(0), "group 0: tp 8, node n0, ranks 1-8, devices cuda");
+  EXPECT_EQ(p.describe_group(1), "group 1: tp 1, node n1, rank 9, devices cuda");
+
+  // 16 nodes: the rounds give both degrees the same number of groups while room lasts: 14 TP-8 groups
+  // (nodes 0, 2-9, 12-15... one per round) and 16 TP-1 groups (nodes 1 and 10); 3 degrees on one node
+  // of 8: 4 + 2 + 1, then one more tp 1 in the round where 4 and 2 find no room
+  in = cluster(16, 8, 8, 1, false);
+  in.tps = {8, 1};
+  p = place_ranks(in);
+  expect_sound(p, in);
+  EXPECT_EQ(p.groups_of_tp(8).size(), 14u);
+  EXPECT_EQ(p.groups_of_tp(1).size(), 16u);
+  EXPECT_TRUE(p.idle.empty());
+  in = cluster(1, 8, 8, 1, false);
+  in.tps = {4, 2, 1};
+  p = place_ranks(in);
+  expect_sound(p, in);
+  EXPECT_EQ(p.groups_of_tp(4).size(), 1u);
+  EXPECT_EQ(p.groups_of_tp(2).size(), 1u);
+  EXPECT_EQ(p.groups_of_tp(1).size(), 2u);
+
+  // CPU, one host, mpirun -np 5 with tp {2, 1}: {1,2} tp 2, {3} and {4} tp 1
+  PlacementInput cpu;
+  cpu.hosts.assign(5, "localhost");
+  cpu.gpus.assign(5, 0);
+  cpu.tps = {2, 1};
+  p = place_ranks(cpu);
+  expect_sound(p, cpu);
+  EXPECT_EQ(p.groups, (std::vector<std::vector<int>>{{1, 2}, {3}, {4}}));
+  EXPECT_EQ(p.group_tp, (std::vector<int>{2, 1, 1}));
+
+  // a degree that spans nodes beside one that does not: tp 16 over two whole nodes, tp 1 on the third
+  in = cluster(3, 8, 8, 1, true);
+  in.tps = {16, 1};
+  p = place_ranks(in);
+  expect_sound(p, in);
+  EXPECT_TRUE(p.groups_span_nodes);
+  EXPECT_EQ(p.groups_of_tp(16).size(), 1u);
+  EXPECT_EQ(p.groups_of_tp(1).size(), 8u);
+}
+
+TEST(Placement, MixedDegreesWithoutRoomForEveryDegreeIsAUsageError) {
+  // one node of 8: the TP-8 group takes every GPU, nothing is left for the tp-1 models
+  auto in = cluster(1, 8, 8, 1, false);
+  in.tps = {8, 1};
+  const std::string m = usage_error_of(in);
+  EXPECT_NE(m.find("no room for a worker group of tp 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("at least 10 ranks"), std::string::npos) << m;
+  // several degrees never make rank 0 work: mpirun -np 3 with {2, 1} has no room for both
+  PlacementInput cpu;
+  cpu.hosts.assign(3, "localhost");
+  cpu.gpus.assign(3, 0);
+  cpu.tps = {2, 1};
+  EXPECT_NE(usage_error_of(cpu).find("no room for a worker group of tp 1"), std::string::npos);
 }
 
 TEST(Placement, TooManyWorkersForTheGpus) {

@@ -11,6 +11,11 @@
                                   mpirun -np 3 with T2_TEST_HOSTS=a*2,b*1 (two "nodes"): rank 0 logs every
                                   rank's host, device cpu and group; --device cuda on this CPU-only t2
                                   exits 2 with a clear message, on one process and under mpirun
+  campaign_dtype.py mixed WORK    a campaign of two model sizes (fix_a at tp 2, fix_b at tp 1) under
+                                  mpirun -np 5 with T2_TEST_HOSTS=a*3,b*2: one coordinator, a TP-2
+                                  group on node a and two TP-1 groups on node b; each model is
+                                  decomposed by groups of its own degree (fix_a: 2 SVD shards, fix_b:
+                                  1), trains an expert and is evaluated; every job finishes
 Env: T2_BIN, T2_SOURCE_DIR, T2_DATA_DIR (missing data: SKIPPED).
 """
 import json
@@ -111,7 +116,42 @@ def placement(work):
     print("--device cuda without CUDA: exit 2 with the reason")
 
 
+def mixed(work):
+    model = fixture(work)
+    run = os.path.join(work, "mixed")
+    shutil.rmtree(run, ignore_errors=True)
+    # decompose, one REINFORCE step of an expert and base/svf evaluations per model: SVD shards, TP
+    # gradients and adapted evaluation on each model's own groups
+    args = ["models.fix_b.path=" + model, "models.fix_a.tp=2", "experiments.experts.tasks=[gsm8k]",
+            "experiments.experts.steps=1", "~experiments.cls_expert",
+            "~experiments.fewshot", "~experiments.eval_fewshot", "experiments.eval.methods=[base,svf]",
+            "experiments.eval.tasks=[gsm8k]", "tasks.gsm8k.limit=2"]
+    env = env_for(work, run)
+    env["T2_TEST_HOSTS"] = "a*3,b*2"
+    p = subprocess.run([*MPIRUN, "-np", "5", T2, "run", CAMPAIGN, "--no-progress", *args], env=env,
+                       capture_output=True, text=True, timeout=900)
+    check(p.returncode == 0, f"mpirun -np 5 exit {p.returncode}", p)
+    for want in ("1 group(s) x tp 2 + 2 group(s) x tp 1",
+                 "placement: rank 0: host a (node 0, local 0), coordinator, device cpu",
+                 "placement: rank 1: host a (node 0, local 1), worker of group 0 (tp_rank 0), device cpu",
+                 "placement: rank 2: host a (node 0, local 2), worker of group 0 (tp_rank 1), device cpu",
+                 "placement: rank 3: host b (node 1, local 0), worker of group 1 (tp_rank 0), device cpu",
+                 "placement: rank 4: host b (node 1, local 1), worker of group 2 (tp_rank 0), device cpu"):
+        check(want in p.stderr, "the log says: " + want, p)
+    summary = [l for l in p.stderr.splitlines() if l.startswith("campaign e2e:")]
+    check(summary and summary[0].startswith("campaign e2e: 8 done;"),
+          f"decompose, expert and evaluations of both models: {summary}", p)
+    # each model's SVD shards come from groups of its own degree: fix_a at tp 2, fix_b at tp 1 (never the
+    # largest tp for every model)
+    svd = lambda m: sorted(f for f in os.listdir(os.path.join(run, "svd", m)) if f.endswith(".h5"))
+    check(svd("fix_a") == ["svd-tp0of2.h5", "svd-tp1of2.h5"], f"fix_a decomposed at tp 2: {svd('fix_a')}")
+    check(svd("fix_b") == ["svd-tp0of1.h5"], f"fix_b decomposed at tp 1: {svd('fix_b')}")
+    print("\n".join(l for l in p.stderr.splitlines() if "placement:" in l))
+    print(summary[0])
+    print("SVD shards: fix_a", svd("fix_a"), "fix_b", svd("fix_b"))
+
+
 if __name__ == "__main__":
     mode, work = sys.argv[1], os.path.abspath(sys.argv[2])
     os.makedirs(work, exist_ok=True)
-    {"bf16": bf16, "placement": placement}[mode](work)
+    {"bf16": bf16, "placement": placement, "mixed": mixed}[mode](work)

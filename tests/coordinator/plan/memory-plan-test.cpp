@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iostream>
 
 #include "coordinator/memory-plan-model.h"
 #include "core/error.h"
@@ -123,6 +124,79 @@ TEST(MemoryPlan, Llama3_70bFitsAtTp8On80GbAndNotAtTp2) {
   MemoryPlan p2 = plan_memory(llama3_70b_shape(), st);
   EXPECT_FALSE(p2.evaluate.fits);
   EXPECT_FALSE(p2.train.fits);
+}
+
+const PhasePlan& work_item(const MemoryPlan& p, const std::string& name) {
+  for (const auto& ph : p.work_items)
+    if (ph.phase == name) return ph;
+  ADD_FAILURE() << "no work item '" << name << "'";
+  static PhasePlan none;
+  return none;
+}
+
+// The acceptance numbers with the defaults (bf16 weights and factors, micro-batch 1,
+// per-layer recomputation, 1024 + 1024 tokens, MLP): 8B trains on one 80 GB GPU, 70B at TP 8 on
+// 8 x 80 GB; each work item, too.
+TEST(MemoryPlan, DefaultsFit8bOnOneGpuAnd70bAtTp8WorkItemByWorkItem) {
+  PlanSettings st;
+  MemoryPlan p8 = plan_memory(llama3_8b_shape(), st);
+  EXPECT_TRUE(p8.train.fits) << memory_plan_text(p8);
+  ASSERT_EQ(p8.work_items.size(), 3u);
+  for (const auto& ph : p8.work_items) EXPECT_TRUE(ph.fits) << ph.phase << "\n" << memory_plan_text(p8);
+  st.tp = 8;
+  MemoryPlan p70 = plan_memory(llama3_70b_shape(), st);
+  EXPECT_TRUE(p70.evaluate.fits && p70.train.fits) << memory_plan_text(p70);
+  for (const auto& ph : p70.work_items) EXPECT_TRUE(ph.fits) << ph.phase << "\n" << memory_plan_text(p70);
+  std::cout << memory_plan_text(p70);
+}
+
+// The work items' terms move the way the runtime's memory does.
+TEST(MemoryPlan, WorkItemsFollowMicroBatchRecomputeKlAndDevice) {
+  ModelShape s = llama3_8b_shape();
+  s.layers = 2;
+  PlanSettings st;
+  st.device = PlanDevice::cpu;
+  st.runtime_overhead_gb = kCpuProcessBaselineGb;
+  st.weight_bytes = st.factor_bytes = 4;
+  st.fused_attention = false;
+  st.max_prompt_tokens = 64;
+  st.max_new_tokens = 64;
+  st.train_micro_batch = 4;
+  const MemoryPlan base = plan_memory(s, st);
+  const uint64_t grad = work_item(base, "grad item").total_bytes;
+  // No compose workspace in items (factored forward); the CPU baseline instead of a CUDA context.
+  for (const auto& i : work_item(base, "grad item").items) {
+    EXPECT_EQ(i.name.find("compose"), std::string::npos) << i.name;
+    EXPECT_EQ(i.name.find("CUDA"), std::string::npos) << i.name;
+  }
+  EXPECT_EQ(item_prefix(work_item(base, "evaluate item"), "resident: process baseline"), 200000000u);
+
+  // Log-softmax, saved blocks and gradient: 4 x rows x vocab x 4 B plus one block.
+  const uint64_t rows = 4 * 64;
+  EXPECT_GE(item_prefix(work_item(base, "grad item"), "grad: log-softmax"), 4 * rows * 128256 * 4);
+
+  PlanSettings kl = st;
+  kl.kl_reference = true;
+  EXPECT_EQ(work_item(plan_memory(s, kl), "grad item").total_bytes - grad, 4 * rows * 128256 * 4);
+
+  PlanSettings all = st;
+  all.recompute = Recompute::none;
+  EXPECT_GT(work_item(plan_memory(s, all), "grad item").total_bytes, grad);
+
+  PlanSettings mb = st;
+  mb.train_micro_batch = 1;
+  EXPECT_LT(work_item(plan_memory(s, mb), "grad item").total_bytes, grad);
+
+  // bf16 serving halves weights and factors; a bf16 checkpoint on the CPU is mapped in place and
+  // its embedding table is not resident.
+  PlanSettings half = st;
+  half.weight_bytes = half.factor_bytes = 2;
+  const uint64_t w32 = item_prefix(work_item(base, "evaluate item"), "resident: weights");
+  const MemoryPlan h = plan_memory(s, half);
+  EXPECT_EQ(item_prefix(work_item(h, "evaluate item"), "resident: weights"), w32 / 2);
+  s.checkpoint_bytes = 2;
+  const MemoryPlan mapped = plan_memory(s, half);
+  EXPECT_EQ(item_prefix(work_item(mapped, "evaluate item"), "resident: weights"), w32 / 2 - 128256ULL * 4096 * 2);
 }
 
 TEST(MemoryPlan, BatchThatDoesNotFitIsNamedWithItsKvCache) {

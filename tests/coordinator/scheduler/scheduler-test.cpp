@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "coordinator/item-heartbeat.h"
 #include "coordinator/scheduler.h"
@@ -565,6 +566,104 @@ TEST(Scheduler, SlowGroupThatBeatsIsNotHungASilentOneIsAfterItsKindsDeadline) {
   EXPECT_GE(beats, 4) << "the slow items must have been kept alive by heartbeats";
   EXPECT_EQ(lost, 1);
   for (const auto& line : snap.incidents) EXPECT_EQ(line.find("job slow"), std::string::npos) << line;
+}
+
+// Groups of several degrees (a campaign with a 70B at tp 8 and 8B models at tp 1, one coordinator):
+// a job runs only on groups of its model's degree, with real threads as the groups; every item runs.
+TEST(Scheduler, JobsRunOnlyOnGroupsOfTheirModelsDegree) {
+  Recorder rec;
+  ThreadTransport tr(4, make_executor(rec, {}));
+  std::vector<JobSpec> jobs{batch_job("big-eval", "big", 6), batch_job("small-eval", "small", 12),
+                            batch_job("small-eval2", "small", 5, {"big-eval"}), batch_job("other", "other", 3)};
+  jobs[0].tp = 8;
+  jobs[1].tp = 1;
+  jobs[2].tp = 1;
+  jobs[3].tp = 0;  // no degree: any group
+  SchedulerOptions o;
+  o.group_tp = {8, 1, 1, 1};
+  Scheduler s(std::move(jobs), {1, 9, 10, 11}, o);
+  ASSERT_EQ(s.run(tr), 0);
+  std::map<std::string, int> items;
+  for (const auto& e : rec.all()) {
+    ++items[e.job];
+    if (e.model == "big") EXPECT_EQ(e.group, 0) << e.job << " #" << e.index << " ran on a tp-1 group";
+    if (e.model == "small") EXPECT_NE(e.group, 0) << e.job << " #" << e.index << " ran on the tp-8 group";
+  }
+  EXPECT_EQ(items["big-eval"], 6);
+  EXPECT_EQ(items["small-eval"], 12);
+  EXPECT_EQ(items["small-eval2"], 5);
+  EXPECT_EQ(items["other"], 3);
+  const auto snap = s.snapshot();
+  EXPECT_EQ(snap.groups[0].tp, 8);
+  EXPECT_EQ(snap.groups[1].tp, 1);
+  EXPECT_EQ(scheduler_snapshot_json(snap)["groups"][0]["tp"], 8);
+  EXPECT_NE(snap.groups[0].model, "small");  // the TP-8 group never loads a tp-1 model ("other" has no degree)
+
+  // a job whose degree no group has is refused up front, naming it
+  std::vector<JobSpec> bad{batch_job("huge", "huge", 1)};
+  bad[0].tp = 4;
+  SchedulerOptions ob;
+  ob.group_tp = {8, 1};
+  try {
+    Scheduler x(std::move(bad), {1, 9}, ob);
+    ADD_FAILURE() << "a tp-4 job with groups of tp 8 and 1 was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("job 'huge' needs a worker group of tp 4"), std::string::npos) << e.what();
+  }
+}
+
+// A driver whose next() or complete() blocks until another thread has taken a snapshot(): the status
+// server's snapshot must come back while the driver builds a payload or records a result (both run off
+// the scheduler's lock). Were they under it, the snapshot would wait and the driver would give up after
+// its bound (30 s), and the flag below would say so.
+class BlockingDriver : public BatchDriver {
+ public:
+  BlockingDriver(std::atomic<int>* in_driver, std::atomic<bool>* snapshot_taken, bool block_next)
+      : BatchDriver("eval-batch", 3, 1), in_driver_(in_driver), taken_(snapshot_taken), block_next_(block_next) {}
+  std::optional<WorkSpec> next() override {
+    if (block_next_) wait();
+    return BatchDriver::next();
+  }
+  void complete(const WorkSpec& spec, const WorkResult& r) override {
+    if (!block_next_) wait();
+    BatchDriver::complete(spec, r);
+  }
+  bool unblocked_by_snapshot = true;
+
+ private:
+  void wait() {
+    if (taken_->load()) return;  // once per test
+    ++*in_driver_;
+    const auto until = Clock::now() + 30s;
+    while (!taken_->load() && Clock::now() < until) std::this_thread::sleep_for(1ms);
+    if (!taken_->load()) unblocked_by_snapshot = false;
+  }
+  std::atomic<int>* in_driver_;
+  std::atomic<bool>* taken_;
+  bool block_next_;
+};
+
+TEST(Scheduler, SnapshotsNeverWaitForADriversPayloadOrRecordWrite) {
+  for (bool block_next : {true, false}) {
+    SCOPED_TRACE(block_next ? "next() blocks" : "complete() blocks");
+    std::atomic<int> in_driver{0};
+    std::atomic<bool> taken{false};
+    auto driver = std::make_shared<BlockingDriver>(&in_driver, &taken, block_next);
+    Recorder rec;
+    ThreadTransport tr(1, make_executor(rec, {}));
+    Scheduler s({JobSpec{"j", "evaluate", "m", {}, driver}}, {1});
+    std::thread status([&] {
+      while (in_driver.load() == 0) std::this_thread::sleep_for(1ms);
+      const auto snap = s.snapshot();  // while the driver is inside next()/complete()
+      EXPECT_EQ(snap.jobs.size(), 1u);
+      taken = true;
+    });
+    EXPECT_EQ(s.run(tr), 0);
+    status.join();
+    EXPECT_TRUE(driver->unblocked_by_snapshot) << "the snapshot waited for the driver (driver call under the lock)";
+    EXPECT_EQ(rec.all().size(), 3u);
+    EXPECT_EQ(s.snapshot().jobs[0].units_done, 3u);
+  }
 }
 
 }  // namespace

@@ -289,6 +289,49 @@ TEST(TransformerPolicy, TensorParallelRanksGetTheFullZGradient) {
   }
 }
 
+// Per-layer recomputation (Model::set_layer_recompute) reruns the same operations in backward: the
+// log-softmax and dL/dz equal those of the graph that keeps every layer's activations, on one rank
+// and on each rank of a TP group (where the rerun layers all-reduce again).
+TEST(TransformerPolicy, LayerRecomputeGivesTheSameZGradientOnOneAndTwoRanks) {
+  auto dir = fixture_with_svd(1);
+  fixture_with_svd(2);
+  auto prompts = seqs(3, 5, 64, 700), comps = seqs(3, 4, 64, 800);
+  std::vector<float> z0;
+  auto run = [&](TransformerPolicy& pol, bool recompute) {
+    pol.set_layer_recompute(recompute);
+    auto z = vec(z0).requires_grad_(true);
+    pol.adapt_z(z);
+    EXPECT_EQ(pol.model().layer_recompute(), recompute);
+    auto lsm = pol.completion_log_softmax(prompts, comps);
+    weighted_loss(lsm, 3).backward();
+    pol.adapt_base();
+    EXPECT_FALSE(pol.model().layer_recompute());
+    return std::make_pair(lsm.detach(), z.grad().clone());
+  };
+  {
+    auto model = Model::load(dir, {});
+    TransformerPolicy pol(*model, dir + "/t2-svd");
+    z0 = z_init(pol.layout(), 8, 0.1, 1.0);
+    auto keep = run(pol, false), again = run(pol, true);
+    EXPECT_LE(max_abs_diff(again.first, keep.first), 1e-6);
+    ASSERT_GT(keep.second.norm().item<double>(), 0);
+    EXPECT_LE((again.second - keep.second).abs().max().item<double>(), 1e-6 * keep.second.abs().max().item<double>());
+  }
+  std::vector<torch::Tensor> keep(2), again(2);
+  on_ranks(2, [&](int r, Communicator& comm) {
+    LoadOptions lo;
+    lo.tp_comm = &comm;
+    auto model = Model::load(dir, lo);
+    TransformerPolicy pol(*model, dir + "/t2-svd");
+    keep[static_cast<size_t>(r)] = run(pol, false).second;
+    again[static_cast<size_t>(r)] = run(pol, true).second;
+  });
+  for (int r = 0; r < 2; ++r)
+    EXPECT_LE((again[static_cast<size_t>(r)] - keep[static_cast<size_t>(r)]).abs().max().item<double>(),
+              1e-6 * keep[static_cast<size_t>(r)].abs().max().item<double>())
+        << "rank " << r;
+}
+
 // ---------------------------------------------------------------- REINFORCE on the transformer
 
 // Reward: fraction of completion tokens in the target set (ids below 16 of the 64).

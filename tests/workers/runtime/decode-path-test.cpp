@@ -1,10 +1,12 @@
 // The decode hot path against the general one it shortcuts: one row through BLAS gemv equals the same
 // row inside a GEMM batch; the KV cache reused across generate calls and compacted in place when
 // sequences finish gives what a fresh cache gives; weights served in place from the mapped checkpoint
-// can be overwritten (set_weight) without touching the file.
+// can be overwritten (set_weight) without touching the file; decode attention read straight from the
+// cache equals a float64 masked softmax attention.
 #include <gtest/gtest.h>
 
 #include "tests/workers/runtime/runtime-fixtures.h"
+#include "workers/decode-attention.h"
 #include "workers/kv-cache.h"
 #include "workers/linear-rows.h"
 #include "workers/model.h"
@@ -49,7 +51,7 @@ TEST(DecodePath, SmallBatchKernelEqualsGemm) {
   torch::NoGradGuard ng;
   torch::manual_seed(5);
   bool ran = false;
-  for (int64_t M : {2, 3, 16, 31, 32}) {
+  for (int64_t M : {2, 3, 5, 6, 16, 31, 32}) {  // every remainder of the 4-row blocks
     for (auto [out, in] : std::vector<std::pair<int64_t, int64_t>>{{4, 16}, {7, 48}, {130, 768}, {2048, 64}}) {
       torch::Tensor x = torch::randn({M, in}), w = torch::randn({out, in}), b = torch::randn({out});
       torch::Tensor y;
@@ -71,6 +73,47 @@ TEST(DecodePath, SmallBatchKernelEqualsGemm) {
     EXPECT_FALSE(small_rows_times_weight(torch::randn({4, 32}, torch::requires_grad()), torch::randn({8, 32}), y));
   }
   if (!ran) GTEST_SKIP() << "no AVX-512 on this CPU: the small-batch kernel is not used";
+}
+
+TEST(DecodePath, DecodeAttentionEqualsMaskedSoftmaxAttention) {
+  torch::NoGradGuard ng;
+  torch::manual_seed(9);
+  // grouped heads (G = 3), K/V as views of a larger cache (capacity 11, 7 slots filled), padding
+  // slots masked; head widths with and without the 16-wide path
+  for (int64_t D : {16, 12}) {
+    const int64_t B = 3, KVH = 2, G = 3, H = KVH * G, cap = 11, S = 7;
+    torch::Tensor q = torch::randn({B, H, 1, D});
+    torch::Tensor Kc = torch::randn({B, KVH, cap, D}), Vc = torch::randn({B, KVH, cap, D});
+    torch::Tensor K = Kc.narrow(2, 0, S), V = Vc.narrow(2, 0, S);
+    torch::Tensor vis = torch::ones({B, 1, 1, 1, S}, torch::kBool);
+    vis[0][0][0][0][0] = false;
+    vis[0][0][0][0][1] = false;
+    vis[2][0][0][0][3] = false;
+    const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+    bool ok = false;
+    torch::Tensor out = decode_attention(q, K, V, vis, scale, ok);
+    ASSERT_TRUE(ok);
+    // float64 reference, head h reading kv head h / G
+    torch::Tensor Kr = K.to(torch::kDouble).repeat_interleave(G, 1), Vr = V.to(torch::kDouble).repeat_interleave(G, 1);
+    torch::Tensor s = torch::matmul(q.to(torch::kDouble), Kr.transpose(-1, -2)) * scale;  // [B, H, 1, S]
+    s = s.masked_fill(vis.view({B, 1, 1, S}).logical_not(), -std::numeric_limits<double>::infinity());
+    torch::Tensor ref = torch::matmul(torch::softmax(s, -1), Vr).transpose(1, 2).reshape({B, 1, H * D});
+    EXPECT_LE(max_abs_diff(out, ref), 1e-5) << "head dim " << D;
+  }
+  // refused (the caller takes the general path): another dtype, autograd, more than one query
+  bool ok = true;
+  torch::Tensor K = torch::randn({1, 1, 4, 16});
+  decode_attention(torch::randn({1, 2, 1, 16}, torch::kDouble), K.to(torch::kDouble), K.to(torch::kDouble),
+                   torch::ones({1, 4}, torch::kBool), 1.0, ok);
+  EXPECT_FALSE(ok);
+  decode_attention(torch::randn({1, 2, 2, 16}), K, K, torch::ones({1, 4}, torch::kBool), 1.0, ok);
+  EXPECT_FALSE(ok);
+  {
+    torch::AutoGradMode g(true);
+    decode_attention(torch::randn({1, 2, 1, 16}, torch::requires_grad()), K, K, torch::ones({1, 4}, torch::kBool),
+                     1.0, ok);
+    EXPECT_FALSE(ok);
+  }
 }
 
 TEST(DecodePath, ReusedAndCompactedCacheEqualsAFreshOne) {
