@@ -194,6 +194,7 @@ const std::map<std::string, std::string>& reinforce_values() {
       {"samples_per_prompt", "2"}, {"baseline", "batch_mean"}, {"valid_every", "2"}, {"init_mean", "0.2"},
       {"init_std", "0.02"},     {"max_mult", "2"},          {"modules", "attn"},     {"reward_correct", "2"},
       {"reward_wrong", "0"},    {"reward_unparsed", "-2"},  {"select", "last"},      {"z_dtype", "bf16"},
+      {"micro_batch", "2"},     {"recompute", "none"},
   };
   return v;
 }
