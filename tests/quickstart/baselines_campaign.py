@@ -22,6 +22,7 @@ Env: T2_BIN, T2_SOURCE_DIR.
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -197,9 +198,9 @@ def setup(work):
         check(os.path.exists(os.path.join(job_dir(run, job), "DONE")), f"{job} did not finish")
     acc = {}
     for line in p.stderr.splitlines():
-        if line.startswith("done evaluate/"):
-            jid, m = line.split(" ", 2)[1], json.loads(line.split(" ", 2)[2])
-            acc[jid] = m
+        m = re.search(r"done (evaluate/\S+) (\{.*\})", line)
+        if m:
+            acc[m[1]] = json.loads(m[2])
     for jid in ("evaluate/tiny/arith/lora/seed1", "evaluate/tiny/arith/base/seed1"):
         check(jid in acc and acc[jid]["n"] == 32, f"{jid}: expected 32 scored examples, got {acc.get(jid)}")
     # a LoRA that learnt something changes the answers
@@ -235,13 +236,11 @@ def setup(work):
                           lambda n: ".layers.0." in n and n.endswith(("gate_proj", "up_proj", "down_proj")))):
         with h5py.File(os.path.join(job_dir(run, job), "expert.h5"), "r") as f:
             names = [n.decode() if isinstance(n, bytes) else n for n in f["matrices/names"][:]]
-            sizes = list(f["matrices/sizes"][:]) if "matrices/sizes" in f else None
-            z = f["z"][:]
-        check(sizes is not None and sum(sizes) == len(z), f"{job}: expert.h5 layout")
-        off, moved, still = 0, 0, 0
-        for n, s in zip(names, sizes):
-            seg = z[off:off + s]
-            off += s
+            zs = {n: f["z"][n][:] for n in names}
+        check(len(names) == 10, f"{job}: the decomposition of MLP and attention has 10 matrices, got {len(names)}")
+        moved, still = 0, 0
+        for n in names:
+            seg = zs[n]
             if trained(n):
                 moved += int(seg.max() != seg.min())
             else:
