@@ -403,6 +403,7 @@ struct WorkExecutor::Impl {
   std::string do_peft_init(const WorkItem&, const Payload& in) {
     T2_CHECK_AS(NotAvailable, !place.tp_comm || place.tp_comm->size() == 1,
                 "train_peft in a campaign under tensor parallelism (tp > 1) is not built yet");
+    drop_peft();  // a fresh trainer: a cached one of the same settings holds another job's values
     PeftTrainer& t = peft_with_params(in);
     Payload out;
     out.meta = {{"parameters", t.num_parameters()}};
