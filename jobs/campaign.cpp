@@ -917,6 +917,21 @@ class Loader {
       pairwise("alpha_min", "alpha_max", [](const json& a, const json& b) { return a.get<double>() >= b.get<double>(); },
                "empty alpha range", "expected alpha_min < alpha_max");
     }
+    if (x.kind == "train_expert" || x.kind == "train_peft") {
+      // next-token prediction has no rollouts: their settings would do nothing, so they are refused
+      bool next_token = false;
+      for (const auto& v : values("objective")) next_token |= v == "next_token";
+      const std::vector<std::pair<const char*, json>> rl = {
+          {"kl_coef", 0.0},        {"rollout", "greedy"},  {"samples_per_prompt", 1}, {"baseline", "none"},
+          {"reward_correct", 1.0}, {"reward_wrong", -1.0}, {"reward_unparsed", -1.0}};
+      if (next_token)
+        for (const auto& [k, def] : rl)
+          for (const auto& v : values(k))
+            if (!v.is_null() && v != def)
+              p_.add(origin_of(k), child(x.key_path, k), std::string(k) + " " + v.dump() +
+                     " is a policy-gradient setting, which objective next_token does not use",
+                     "expected " + std::string(k) + " " + def.dump() + " (or objective: policy_gradient)");
+    }
     if (x.kind == "train_expert" || x.kind == "classifier_expert" || x.kind == "train_peft") {
       pairwise("baseline", "samples_per_prompt",
                [](const json& b, const json& s) { return b == "group_mean" && s.get<int64_t>() < 2; },
