@@ -15,7 +15,7 @@
   baselines_campaign.py mpi    WORK   `mpirun -np 3` (two worker groups share each step's gradient
       shards): identical results
   baselines_campaign.py refuse WORK   keys that cannot take effect are refused with exit 2 and a message
-      naming them
+      naming them; train_peft at tp > 1 (not built in a campaign yet) exits 3
 
 Env: T2_BIN, T2_SOURCE_DIR.
 """
@@ -335,6 +335,14 @@ def refuse(work):
           f"transfer to a model of other shapes: expected exit 2 naming hidden 64 vs 32, got {p.returncode}", p)
     check(not os.path.exists(os.path.join(run, "jobs")), "work started before the transfer shapes were checked")
     print("refused transfer between different shapes: exit 2")
+    # train_peft under tensor parallelism is not built: exit 3 before any work, saying so
+    run = os.path.join(work, "refused")
+    shutil.rmtree(run, ignore_errors=True)
+    p = run_t2(work, run, "models.tiny.tp=2", timeout=300)
+    check(p.returncode == 3 and "train_peft under tensor parallelism is not built" in p.stderr,
+          f"train_peft at tp 2: expected exit 3 saying it is not built, got {p.returncode}", p)
+    check(not os.path.exists(os.path.join(run, "jobs")), "work started before train_peft at tp 2 was refused")
+    print("train_peft at tp 2: not built, exit 3")
     # settings that cannot take effect: refused when the campaign is loaded
     for overrides, needle in ((["experiments.svf_nt.kl_coef=0.1"], "kl_coef 0.1 is a policy-gradient setting"),
                               (["experiments.lora.baseline=batch_mean"], "baseline \"batch_mean\" is a policy-gradient")):
