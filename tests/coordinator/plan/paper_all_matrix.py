@@ -77,9 +77,11 @@ def main():
     # Table 1: base, LoRA, SVF on the training tasks, all three models
     for m in models:
         for t in train:
-            for meth in ("base", "lora", "svf"):
-                one(f"evaluate/{m}/{t}/{meth}/{s}")  # the 70B's experts carry "experts_70b.layers=0-39"
-            need(f"train_peft/{m}/{t}/lora/{s}")
+            # the 70B's experts carry "experts_70b.layers=0-39"; its LoRA (train_peft under TP) is not built
+            for meth in ("base", "svf") if m == "llama3-70b" else ("base", "lora", "svf"):
+                one(f"evaluate/{m}/{t}/{meth}/{s}")
+            if m != "llama3-70b":
+                need(f"train_peft/{m}/{t}/lora/{s}")
             if m != "llama3-70b":
                 need(f"train_expert/{m}/{t}/{s}")
     # Table 2: base, prompt on every unseen task; cls and few-shot for 8B and Mistral; LoRA where a
@@ -91,6 +93,8 @@ def main():
             if m != "llama3-70b":
                 need(f"evaluate/{m}/{t}/t2_cls/{s}")
                 need(f"evaluate/{m}/{t}/t2_fewshot/{s}")
+        if m == "llama3-70b":
+            continue
         need(f"evaluate/{m}/arc_challenge/lora/{s}")
         cands = jobs.get(f"evaluate/{m}/arc_challenge/lora/{s}", {}).get("params", {}).get("adapter_candidates")
         if cands != [f"train_peft/{m}/{t}/lora/{s}" for t in train]:
