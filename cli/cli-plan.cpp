@@ -9,11 +9,14 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <set>
+#include <tuple>
 #include <iostream>
 #include <memory>
 
 #include "cli/cli.h"
 #include "coordinator/memory-plan-model.h"
+#include "coordinator/memory-plan-peft.h"
 #include "coordinator/memory-plan.h"
 #include "core/check.h"
 #include "core/error.h"
@@ -213,10 +216,30 @@ int run_campaign_plan(const PlanArgs& a) {
   nlohmann::json out = {{"campaign", c.name}, {"models", nlohmann::json::object()}};
   for (const auto& p : plans) {
     all_fit &= plan_fits(p);
+    nlohmann::json j = memory_plan_json(p);
+    std::string text = memory_plan_text(p);
+    // the baselines' training (train_peft) of this model: one phase per method and modules
+    std::set<std::tuple<std::string, std::string, int64_t>> peft;
+    for (const auto& e : c.experiments)
+      if (e.kind == "train_peft" && uses_model(e, p.shape.name) && p.valid)
+        peft.insert({e.params.value("method", std::string("lora")), e.params.value("modules", std::string("attn")),
+                     std::max<int64_t>(1, max_param(e.params, "r"))});
+    for (const auto& [method, modules, r] : peft) {
+      PeftPlanSpec spec{method, modules, r};
+      PhasePlan ph = plan_peft_training(p, spec);
+      const int64_t n = peft_trainable_values(p.shape, spec);
+      all_fit &= ph.fits;
+      text += peft_plan_text(ph, spec, n);
+      nlohmann::json items = nlohmann::json::array();
+      for (const auto& i : ph.items) items.push_back({{"name", i.name}, {"bytes", i.bytes}, {"formula", i.formula}});
+      j["peft"][ph.phase + "/" + modules + "/r" + std::to_string(r)] = {
+          {"trainable", n}, {"items", items}, {"total_bytes", ph.total_bytes}, {"budget_bytes", ph.budget_bytes},
+          {"fits", ph.fits}};
+    }
     if (a.json)
-      out["models"][p.shape.name] = memory_plan_json(p);
+      out["models"][p.shape.name] = j;
     else
-      std::cout << memory_plan_text(p) << "\n";
+      std::cout << text << "\n";
   }
   if (a.json) std::cout << out.dump(2) << "\n";
   return all_fit ? 0 : static_cast<int>(ExitCode::runtime_failure);

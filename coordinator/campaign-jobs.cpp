@@ -17,6 +17,9 @@
 #include "experts/mixture.h"
 #include "experts/reinforce.h"
 #include "experts/svd-layout.h"
+#include "experts/svf-subset.h"
+#include "experts/svf-transfer.h"
+#include "jobs/layer-list.h"
 #include "experts/z-layout.h"
 #include "jobs/math-sympy.h"
 #include "results/run-layout.h"
@@ -41,6 +44,11 @@ results::JobInfo job_info(const Job& j, const Campaign& c) {
   if (!j.model.empty()) info.params["model"] = j.model;
   if (!j.task.empty()) info.params["task"] = j.task;
   if (!j.method.empty()) info.params["method"] = j.method;
+  // an evaluation shown under another key (Table 4's rows): t2 table reads "method"
+  if (j.kind == "evaluate" && j.params.contains("label") && j.params["label"].is_string()) {
+    info.params["method"] = j.params["label"].get<std::string>();
+    info.params["evaluated_method"] = j.method;
+  }
   if (j.seed >= 0) info.params["seed"] = std::to_string(j.seed);
   if (j.kind == "classifier_expert") {
     const TaskSpec* t = c.find_task(j.params.value("task", std::string("cls")));
@@ -108,6 +116,24 @@ struct Shared {
   }
 };
 
+// The expert `id` as job `user` applies it: checked against the user's model, or, when the user asks
+// for transfer_from (Tables 5, 9), transferred from that model (same matrices and ranks, else a
+// UsageError naming the first difference) with sigma_order, shuffled by the user's seed.
+Expert job_expert(Shared& sh, const Job& user, const std::string& id) {
+  const Expert& e = sh.expert(id);
+  SvdLayout svd = sh.svd(user.model);
+  const auto& P = user.params;
+  if (P.contains("transfer_from") && P["transfer_from"].is_string()) {
+    TransferSpec t;
+    t.transfer_from = sh.svd(P["transfer_from"].get<std::string>()).source_hash;  // the expert must come from it
+    t.order = parse_sigma_order(P.value("sigma_order", std::string("ordered")));
+    t.seed = static_cast<uint64_t>(user.seed);
+    return expert_transfer(e, sh.expert_path(id), svd.layout, svd.source_hash, user.model, t);
+  }
+  expert_check_compatible(e, sh.expert_path(id), svd.layout, svd.source_hash);
+  return e;
+}
+
 // What a few-shot search mixes: its experts' z (in the search's order), the layout, the mixing rule.
 struct FewshotSetup {
   std::vector<std::vector<float>> z;
@@ -129,11 +155,8 @@ FewshotSetup fewshot_setup(Shared& sh, const Job& search) {
   FewshotSetup f;
   SvdLayout svd = sh.svd(search.model);
   f.layout = svd.layout;
-  for (const auto& id : search.params.at("experts").get<std::vector<std::string>>()) {
-    const Expert& e = sh.expert(id);
-    expert_check_compatible(e, sh.expert_path(id), svd.layout, svd.source_hash);
-    f.z.push_back(e.z);
-  }
+  for (const auto& id : search.params.at("experts").get<std::vector<std::string>>())
+    f.z.push_back(job_expert(sh, search, id).z);
   f.per_matrix = search.params.value("per_matrix", true);
   f.mode = mixing_mode_from_name(search.params.value("mixing", std::string("multiplier")));
   return f;
@@ -241,6 +264,7 @@ class DecomposeDriver : public RoundDriver {
   void start() override {
     Payload p;
     p.meta = {{"modules", job_.params.value("modules", std::string("mlp"))},
+              {"layers", job_.params.value("layers", std::string("all"))},
               {"dtype", job_.params.value("dtype", std::string("fp32"))}};
     push("decompose", 1, p);
   }
@@ -258,6 +282,13 @@ class EvaluateDriver : public RoundDriver {
 
  protected:
   void start() override {
+    // An unseen task's baseline: choose among the training-task adapters on the valid split first.
+    if (job_.params.contains("adapter_candidates")) return select_adapter();
+    start_test();
+  }
+
+  // The test batches not yet in the store.
+  void start_test() {
     const auto& task = sh_.tasks.get(job_.task);
     // the few-shot mixture never scores the examples it was searched on
     role_ = job_.method == "t2_fewshot" ? task.evaluated_role(shots_role(sh_.plan_job(job_.params.at("fewshot").get<std::string>())))
@@ -292,6 +323,11 @@ class EvaluateDriver : public RoundDriver {
   }
 
   void take(const json& request, const Payload& r) override {
+    if (selecting_) {
+      auto& sc = selection_[request.at("candidate").get<size_t>()];
+      for (const auto& rec : r.meta.at("records")) sc += rec.at("score").get<double>();
+      return;
+    }
     results::EvalBatch batch;
     const auto idx = request.at("indices").get<std::vector<int64_t>>();
     batch.index = request.at("batch").get<int64_t>();
@@ -316,6 +352,7 @@ class EvaluateDriver : public RoundDriver {
   }
 
   void round_done() override {
+    if (selecting_) return selected();
     auto m = results::Metrics::from_records(sh_.store.reader().read_examples(job_.id));
     sh_.store.write_metrics(job_.id, m);
     sh_.scalars(job_.id, 0, {{"eval/accuracy", m.accuracy}, {"eval/standard_error", m.standard_error}});
@@ -333,8 +370,7 @@ class EvaluateDriver : public RoundDriver {
     }
     if (method == "svf") {
       const std::string id = job_.params.at("expert").get<std::string>();
-      const Expert& e = sh_.expert(id);
-      check(e, id);
+      const Expert e = job_expert(sh_, job_, id);
       p.meta["adapt"] = "z";
       p.meta["route_name"] = e.task;
       p.floats("z", e.z);
@@ -347,9 +383,7 @@ class EvaluateDriver : public RoundDriver {
       for (const char* label : {"code", "math", "reasoning"}) {  // the reference's loading order
         if (!job_.params.at("experts").contains(label)) continue;
         const std::string id = job_.params["experts"][label].get<std::string>();
-        const Expert& e = sh_.expert(id);
-        check(e, id);
-        p.floats(std::string("z:") + label, e.z);
+        p.floats(std::string("z:") + label, job_expert(sh_, job_, id).z);
         labels.push_back(label);
         last = label;
       }
@@ -367,6 +401,13 @@ class EvaluateDriver : public RoundDriver {
       p.meta["route"] = route;
       return p;
     }
+    if (method == "lora" || method == "ia3" || method == "dora") {
+      const std::string id = adapter_.empty() ? job_.params.at("adapter").get<std::string>() : adapter_;
+      p.meta["adapt"] = "peft";
+      p.meta["route_name"] = method + ":" + sh_.plan_job(id).task;
+      p.meta["peft_dir"] = peft_dir(id);
+      return p;
+    }
     if (method == "t2_fewshot") {
       const std::string id = job_.params.at("fewshot").get<std::string>();
       auto gen = sh_.store.reader().latest_cem_generation(id);
@@ -378,7 +419,59 @@ class EvaluateDriver : public RoundDriver {
       return p;
     }
     throw NotAvailable(job_.id + ": evaluation method '" + method +
-                       "' is not built in t2 run (methods: base, svf, t2_prompt, t2_cls, t2_fewshot)");
+                       "' is not built in t2 run (methods: base, svf, t2_prompt, t2_cls, t2_fewshot, lora, ia3, dora)");
+  }
+
+  std::string peft_dir(const std::string& adapter_job) const {
+    const std::string dir = sh_.store.job_dir(adapter_job) + "/adapter";
+    T2_CHECK_AS(UsageError, path_exists(dir + "/adapter_config.json"), "{}: adapter {} has no PEFT files in {}", job_.id,
+                adapter_job, dir);
+    return dir;
+  }
+
+  // Every candidate adapter on the task's valid split (greedy, so the choice is reproducible and a
+  // resumed job makes it again identically); never on the test split.
+  void select_adapter() {
+    const auto& task = sh_.tasks.get(job_.task);
+    T2_CHECK_AS(UsageError, task.has_role("valid"), "{}: choosing a training-task adapter needs task {}'s valid split",
+                job_.id, job_.task);
+    const int64_t n = static_cast<int64_t>(task.examples("valid").size());
+    T2_CHECK_AS(UsageError, n > 0, "{}: task {} has an empty valid split", job_.id, job_.task);
+    candidates_ = job_.params.at("adapter_candidates").get<std::vector<std::string>>();
+    selection_.assign(candidates_.size(), 0.0);
+    n_select_ = n;
+    selecting_ = true;
+    for (size_t c = 0; c < candidates_.size(); ++c)
+      for (int64_t first = 0; first < n; first += sh_.opt.valid_batch) {
+        std::vector<int64_t> idx;
+        for (int64_t i = first; i < std::min(n, first + sh_.opt.valid_batch); ++i) idx.push_back(i);
+        Payload p;
+        p.meta = {{"task", job_.task}, {"role", "valid"},  {"indices", idx}, {"temperature", 0.0},
+                  {"adapt", "peft"},   {"peft_dir", peft_dir(candidates_[c])}, {"candidate", c}};
+        push("generate", 0, p);
+      }
+  }
+
+  // The best candidate (the first of equals, in the experiment's task order) is recorded in
+  // jobs/<job>/selection.h5 (chosen adapter, each candidate's valid accuracy), then the test runs.
+  void selected() {
+    selecting_ = false;
+    size_t best = 0;
+    for (size_t c = 1; c < selection_.size(); ++c)
+      if (selection_[c] > selection_[best]) best = c;
+    adapter_ = candidates_[best];
+    std::vector<double> acc;
+    for (double v : selection_) acc.push_back(v / static_cast<double>(n_select_));
+    sh_.store.write_unit(job_.id, "selection.h5", [&](h5::File& f) {
+      f.set_attr("chosen", adapter_);
+      f.set_attr("chosen_task", sh_.plan_job(adapter_).task);
+      f.set_attr("selected_on", job_.task + " valid split (" + std::to_string(n_select_) + " examples)");
+      f.write_strings("candidates", candidates_);
+      f.write("valid_accuracy", acc);
+    });
+    metrics_["selected"] = adapter_;
+    sh_.log(job_.id + ": chose " + adapter_ + " (valid accuracy " + std::to_string(acc[best]) + ")");
+    start_test();
   }
 
   void check(const Expert& e, const std::string& id) {
@@ -388,10 +481,26 @@ class EvaluateDriver : public RoundDriver {
 
   int64_t n_ = 0, done_units_ = 0;
   std::string role_ = "test";
+  // the unseen-task choice among training-task adapters
+  bool selecting_ = false;
+  std::vector<std::string> candidates_;
+  std::vector<double> selection_;  // correct answers per candidate on the valid split
+  int64_t n_select_ = 0;
+  std::string adapter_;
 };
 
 // ---------------------------------------------------------------------------------------------
-// REINFORCE training of one expert (train_expert) or of the classifier expert (classifier_expert).
+// Training of one SVF expert (train_expert), of the classifier expert (classifier_expert) or of a
+// PEFT baseline adapter (train_peft), with one of two objectives:
+//   policy_gradient  per step: `generate` rollouts, then `grad` / `peft_grad` items (REINFORCE);
+//   next_token       per step: `svf_next_token` / `peft_grad` items on the solutions; each returns the
+//                    sum over its shard and its token count, and the coordinator divides the sum of
+//                    the shards (in shard order) by the batch's tokens.
+// The coordinator holds the values (z, or the adapter's flat parameters in PeftTrainer's order) and
+// the optimizer in a ReinforceState either way, so data order, checkpoints, exact resume and the
+// best-on-validation choice are the same code. A PEFT adapter starts from a `peft_init` item (PEFT's
+// seeded initialisation needs the model) and ends as a `peft_save` item that writes the chosen
+// values in PEFT's layout to jobs/<job>/adapter.
 class TrainDriver : public RoundDriver {
  public:
   using RoundDriver::RoundDriver;
@@ -402,6 +511,16 @@ class TrainDriver : public RoundDriver {
   void start() override {
     const auto& P = job_.params;
     task_ = job_.kind == "classifier_expert" ? P.value("task", std::string("cls")) : job_.task;
+    peft_ = job_.kind == "train_peft";
+    next_token_ = P.value("objective", std::string(peft_ ? "next_token" : "policy_gradient")) == "next_token";
+    if (peft_) {
+      T2_CHECK_AS(NotAvailable, sh_.opt.tp == 1, "{}: train_peft under tensor parallelism (tp {}) is not built in t2 run",
+                  job_.id, sh_.opt.tp);
+      peft_settings_ = {{"method", job_.method}, {"objective", next_token_ ? "next_token" : "policy_gradient"},
+                        {"r", P.value("r", int64_t{16})}, {"alpha", P.value("alpha", 32.0)},
+                        {"dropout", P.value("dropout", 0.05)}, {"modules", P.value("modules", std::string("attn"))},
+                        {"seed", job_.seed}};
+    }
     cfg_.batch_size = P.value("batch_size", int64_t{256});
     cfg_.samples_per_prompt = P.value("samples_per_prompt", int64_t{1});
     const bool sample = P.value("rollout", std::string("greedy")) == "sample";
@@ -424,6 +543,16 @@ class TrainDriver : public RoundDriver {
     cfg_.eval_every = P.value("valid_every", int64_t{10});
     cfg_.seed = static_cast<uint64_t>(job_.seed);
     reinforce_validate(cfg_);
+    if (next_token_) {
+      // The rollout and reward settings mean nothing without rollouts: refuse them, never ignore them.
+      const std::vector<std::pair<const char*, json>> rl = {
+          {"kl_coef", 0.0},       {"rollout", "greedy"},   {"samples_per_prompt", 1}, {"baseline", "none"},
+          {"reward_correct", 1.0}, {"reward_wrong", -1.0}, {"reward_unparsed", -1.0}};
+      for (const auto& [k, def] : rl)
+        if (P.contains(k) && P[k] != def)
+          throw UsageError(job_.id + ": " + k + " " + P[k].dump() +
+                           " is a policy-gradient setting; with objective next_token leave it at " + def.dump());
+    }
     // Settings the campaign schema accepts but t2 run does not implement yet: refuse, never ignore.
     if (P.value("max_mult", 1.0) != 1.0)
       throw NotAvailable(job_.id + ": max_mult other than 1 is not implemented in t2 run");
@@ -434,11 +563,30 @@ class TrainDriver : public RoundDriver {
     n_train_ = static_cast<int64_t>(task.examples("train").size());
     T2_CHECK_AS(UsageError, n_train_ > 0, "{}: task {} has an empty train split", job_.id, task_);
     n_valid_ = task.has_role("valid") ? static_cast<int64_t>(task.examples("valid").size()) : 0;
+    if (peft_) {
+      if (auto ck = sh_.store.reader().latest_checkpoint(job_.id)) {
+        const auto& b = ck->bytes.at("state");
+        state_ = reinforce_state_from_bytes(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()),
+                                            sh_.store.job_dir(job_.id));
+        sh_.log("resume " + job_.id + " from step " + std::to_string(state_->step));
+        begin_step();
+      } else {
+        phase_ = Phase::init;
+        Payload p;
+        p.meta = {{"peft", peft_settings_}};
+        push("peft_init", 0, p);
+      }
+      return;
+    }
     svd_ = sh_.svd(job_.model);
-    const std::string modules = P.value("modules", std::string("mlp"));
-    T2_CHECK_AS(UsageError, svd_.modules.empty() || modules == svd_.modules,
-                "{}: trains modules '{}' but decompose/{} factored '{}' (set the decompose experiment's modules)",
-                job_.id, modules, job_.model, svd_.modules);
+    // The expert's modules and layers among the decomposed matrices; the others keep a uniform z.
+    try {
+      trained_ = svf_trained_matrices(svd_.layout, P.value("modules", std::string("mlp")),
+                                      parse_layer_list(P.value("layers", std::string("all"))));
+    } catch (const UsageError& e) {
+      throw UsageError(job_.id + ": " + e.what() + " (" + svd_.file + ")");
+    }
+    metrics_["parameters"] = svf_trained_values(svd_.layout, trained_);
 
     if (auto ck = sh_.store.reader().latest_checkpoint(job_.id)) {
       const auto& b = ck->bytes.at("state");
@@ -450,6 +598,10 @@ class TrainDriver : public RoundDriver {
       begin_step();
     } else {
       auto z0 = z_init(svd_.layout, cfg_.seed, P.value("init_mean", 0.1), P.value("init_std", 0.01));
+      for (size_t i = 0; i < trained_.size(); ++i)  // untrained: uniform, which gives back W
+        if (!trained_[i])
+          std::fill(z0.begin() + svd_.layout.offset(i), z0.begin() + svd_.layout.offset(i) + svd_.layout.sizes[i],
+                    static_cast<float>(P.value("init_mean", 0.1)));
       state_ = reinforce_init(svd_.layout, std::move(z0), n_train_, cfg_);
       if (!validate()) begin_step();
     }
@@ -457,7 +609,9 @@ class TrainDriver : public RoundDriver {
 
   void take(const json& request, const Payload& r) override {
     const int64_t shard = request.value("shard", int64_t{-1});
-    if (phase_ == Phase::validate) {
+    if (phase_ == Phase::init || phase_ == Phase::save) {
+      init_result_ = r;
+    } else if (phase_ == Phase::validate) {
       for (const auto& rec : r.meta.at("records")) {
         valid_correct_ += rec.at("score").get<double>();
         valid_n_ += 1;
@@ -470,6 +624,21 @@ class TrainDriver : public RoundDriver {
   }
 
   void round_done() override {
+    if (phase_ == Phase::init) {  // the adapter's initial values: one "matrix" of all its parameters
+      std::vector<float> v = init_result_->floats("params");
+      ZLayout layout;
+      layout.names = {"peft:" + job_.method};
+      layout.sizes = {static_cast<int64_t>(v.size())};
+      state_ = reinforce_init(layout, std::move(v), n_train_, cfg_);
+      metrics_["parameters"] = init_result_->meta.value("parameters", int64_t{0});
+      if (!validate()) begin_step();
+      return;
+    }
+    if (phase_ == Phase::save) {
+      write_peft_metrics();
+      finish();
+      return;
+    }
     if (phase_ == Phase::validate) {
       double acc = valid_n_ > 0 ? valid_correct_ / valid_n_ : 0.0;
       *state_ = reinforce_record_validation(std::move(*state_), acc);
@@ -484,6 +653,7 @@ class TrainDriver : public RoundDriver {
     }
     // gradients in: sum in shard order, one optimizer step.
     ShardGradient total;
+    int64_t count = 0;
     for (const auto& g : grads_) {
       ShardGradient s;
       s.grad = g->floats("grad");
@@ -492,6 +662,16 @@ class TrainDriver : public RoundDriver {
       s.logp = g->meta.value("logp", 0.0);
       s.samples = g->meta.value("samples", int64_t{0});
       total = total.grad.empty() ? s : shard_gradient_add(total, s);
+      count += g->meta.value("count", int64_t{0});
+    }
+    for (size_t i = 0; i < trained_.size(); ++i)  // matrices outside the expert's modules and layers
+      if (!trained_[i])
+        std::fill(total.grad.begin() + svd_.layout.offset(i),
+                  total.grad.begin() + svd_.layout.offset(i) + svd_.layout.sizes[i], 0.0f);
+    if (next_token_) {  // shards return sums: the batch mean over its solution tokens
+      const double n = static_cast<double>(std::max<int64_t>(1, count));
+      for (auto& v : total.grad) v = static_cast<float>(v / n);
+      total.loss /= n;
     }
     *state_ = reinforce_apply(std::move(*state_), cfg_, total, rewards_);
     const auto& pt = state_->curve.back();
@@ -505,7 +685,20 @@ class TrainDriver : public RoundDriver {
   }
 
  private:
-  enum class Phase { validate, rollout, gradient };
+  enum class Phase { init, validate, rollout, gradient, save };
+
+  // The values an item adapts the model with: z, or the PEFT adapter's parameters.
+  void put_values(Payload& p, const std::vector<float>& v) const {
+    if (peft_) {
+      p.meta["adapt"] = "peft";
+      p.meta["peft"] = peft_settings_;
+      p.meta["step"] = state_->step;
+      p.floats("peft", v);
+    } else {
+      p.meta["adapt"] = "z";
+      p.floats("z", v);
+    }
+  }
 
   // Queues the validation of the current z when due; false when not due (or no valid split).
   bool validate() {
@@ -516,8 +709,8 @@ class TrainDriver : public RoundDriver {
       Payload p;
       std::vector<int64_t> idx;
       for (int64_t i = first; i < std::min(n_valid_, first + sh_.opt.valid_batch); ++i) idx.push_back(i);
-      p.meta = {{"task", task_}, {"role", "valid"}, {"indices", idx}, {"adapt", "z"}, {"temperature", 0.0}};
-      p.floats("z", state_->z);
+      p.meta = {{"task", task_}, {"role", "valid"}, {"indices", idx}, {"temperature", 0.0}};
+      put_values(p, state_->z);
       push("generate", 0, p);
     }
     return true;
@@ -525,6 +718,14 @@ class TrainDriver : public RoundDriver {
 
   void begin_step() {
     if (reinforce_done(*state_, cfg_)) {
+      if (peft_) {  // the chosen values in PEFT's layout, written by a worker (it has the model)
+        phase_ = Phase::save;
+        Payload p;
+        p.meta = {{"dir", sh_.store.job_dir(job_.id) + "/adapter"}};
+        put_values(p, chosen());
+        push("peft_save", 0, p);
+        return;
+      }
       write_expert();
       finish();
       return;
@@ -536,15 +737,27 @@ class TrainDriver : public RoundDriver {
     shards_ = (B + S - 1) / S;
     rollouts_.assign(static_cast<size_t>(shards_), std::nullopt);
     grads_.assign(static_cast<size_t>(shards_), std::nullopt);
+    if (next_token_) {  // no rollouts: the gradient of the solutions' log-likelihood
+      phase_ = Phase::gradient;
+      rewards_.clear();
+      for (int64_t s = 0; s < shards_; ++s) {
+        std::vector<int64_t> idx(batch_.examples.begin() + s * S, batch_.examples.begin() + std::min(B, (s + 1) * S));
+        Payload p;
+        p.meta = {{"task", task_}, {"role", "train"}, {"indices", idx}, {"shard", s}, {"batch_count", 1}};
+        put_values(p, state_->z);
+        push(peft_ ? "peft_grad" : "svf_next_token", 0, p);
+      }
+      return;
+    }
     for (int64_t s = 0; s < shards_; ++s) {
       std::vector<int64_t> idx(batch_.examples.begin() + s * S, batch_.examples.begin() + std::min(B, (s + 1) * S));
       Payload p;
       p.meta = {{"task", task_},     {"role", "train"},
-                {"indices", idx},    {"adapt", "z"},
+                {"indices", idx},
                 {"shard", s},        {"samples", cfg_.samples_per_prompt},
                 {"temperature", cfg_.temperature}, {"top_p", cfg_.top_p},
                 {"seed", batch_.rollout_seed + static_cast<uint64_t>(s)}, {"return_tokens", true}};
-      p.floats("z", state_->z);
+      put_values(p, state_->z);
       push("generate", 1, p);
     }
   }
@@ -585,14 +798,18 @@ class TrainDriver : public RoundDriver {
                 {"advantages", std::vector<double>(adv.begin() + static_cast<long>(at),
                                                    adv.begin() + static_cast<long>(at + ex.size()))},
                 {"batch_samples", total_samples},
+                {"batch_count", total_samples},
                 {"kl_coef", cfg_.kl_coeff},
                 {"kl_direction", kl_direction_name(cfg_.kl_direction)},
                 {"micro_batch", micro_batch_},
                 {"recompute", recompute_}};
-      p.floats("z", state_->z);
+      if (peft_)
+        put_values(p, state_->z);
+      else
+        p.floats("z", state_->z);
       p.sequences("completions", r.sequences("tokens"));
       at += ex.size();
-      push("grad", 0, p);
+      push(peft_ ? "peft_grad" : "grad", 0, p);
     }
   }
 
@@ -625,6 +842,23 @@ class TrainDriver : public RoundDriver {
                    {"train/validation", t.validation}});
   }
 
+  // The values that become the result: best on validation (select: best_valid), else the last.
+  std::vector<float> chosen() const {
+    const bool best = job_.params.value("select", std::string("best_valid")) == "best_valid" && state_->best_step >= 0 &&
+                      !state_->best_z.empty();
+    return best ? state_->best_z : state_->z;
+  }
+
+  void write_peft_metrics() {
+    results::Metrics m;
+    m.accuracy = std::isfinite(state_->best_score) ? state_->best_score : 0.0;
+    m.n = n_valid_;
+    m.standard_error = n_valid_ > 0 ? std::sqrt(m.accuracy * (1 - m.accuracy) / double(n_valid_)) : 0.0;
+    m.extra["parameters"] = init_result_ ? init_result_->meta.value("parameters", 0.0) : 0.0;
+    m.extra["best_step"] = static_cast<double>(state_->best_step);
+    sh_.store.write_metrics(job_.id, m);
+  }
+
   void write_expert() {
     Expert e;
     e.layout = state_->layout;
@@ -636,7 +870,7 @@ class TrainDriver : public RoundDriver {
     e.base_model = spec->hf_id.empty() ? spec->path : spec->hf_id + "@" + spec->hf_commit;
     e.base_model_hash = svd_.source_hash;
     e.task = task_;
-    e.method = "reinforce";
+    e.method = next_token_ ? "next_token" : "reinforce";
     e.config = job_.params.dump();
     e.curve = state_->curve;
     e.best_validation = std::isfinite(state_->best_score) ? state_->best_score : 0.0;
@@ -651,6 +885,10 @@ class TrainDriver : public RoundDriver {
   }
 
   std::string task_;
+  bool peft_ = false, next_token_ = false;
+  std::vector<bool> trained_;  // SVF: per decomposed matrix, whether this expert adapts it
+  json peft_settings_;
+  std::optional<Payload> init_result_;  // peft_init's answer (parameter count), then peft_save's
   ReinforceConfig cfg_;
   SvdLayout svd_;
   std::optional<ReinforceState> state_;
@@ -782,7 +1020,7 @@ std::vector<JobSpec> make_campaign_jobs(const Campaign& campaign, const Plan& pl
     std::shared_ptr<JobDriver> d;
     if (j.kind == "decompose")
       d = std::make_shared<DecomposeDriver>(*shared, j);
-    else if (j.kind == "train_expert" || j.kind == "classifier_expert")
+    else if (j.kind == "train_expert" || j.kind == "classifier_expert" || j.kind == "train_peft")
       d = std::make_shared<TrainDriver>(*shared, j);
     else if (j.kind == "fewshot_search")
       d = std::make_shared<FewshotDriver>(*shared, j);

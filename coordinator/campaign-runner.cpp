@@ -1,5 +1,10 @@
 #include "coordinator/campaign-runner.h"
 
+#include <set>
+#include <tuple>
+
+#include "coordinator/memory-plan-model.h"
+
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -297,6 +302,31 @@ std::string broadcast_from_rank0(std::string text, Seconds timeout) {
 
 }  // namespace
 
+namespace {
+
+// Cross-model transfer needs the same adapted shapes (experts/svf-transfer.h): refuse a pair of models
+// whose configs already differ before any work starts (exit 2), naming the jobs, models and numbers.
+void check_transfer_shapes(const Campaign& c, const Plan& plan) {
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto& j : plan.jobs) {
+    if (!j.params.contains("transfer_from") || !j.params["transfer_from"].is_string()) continue;
+    const std::string from = j.params["transfer_from"].get<std::string>();
+    if (!seen.insert({from, j.model}).second) continue;
+    const ModelShape a = model_shape_from_path(c.find_model(from)->path), b = model_shape_from_path(c.find_model(j.model)->path);
+    auto hd = [](const ModelShape& s) { return s.head_dim ? s.head_dim : s.hidden / std::max<int64_t>(1, s.heads); };
+    const std::vector<std::tuple<const char*, int64_t, int64_t>> fields = {
+        {"layers", a.layers, b.layers},        {"hidden", a.hidden, b.hidden},   {"intermediate", a.intermediate, b.intermediate},
+        {"heads", a.heads, b.heads},           {"kv_heads", a.kv_heads, b.kv_heads}, {"head_dim", hd(a), hd(b)}};
+    for (const auto& [name, va, vb] : fields)
+      if (va != vb)
+        throw UsageError(fmt::format("{}: job {} applies the experts of model {} (transfer_from) to model {}, whose adapted "
+                                     "shapes differ: {} {} vs {}; expected two models with the same matrices",
+                                     c.file, j.id, from, j.model, name, va, vb));
+  }
+}
+
+}  // namespace
+
 int run_campaign(const std::string& file, const CampaignRunOptions& o) {
   CampaignLoadOptions lo;
   lo.check_model_paths = true;
@@ -312,6 +342,13 @@ int run_campaign(const std::string& file, const CampaignRunOptions& o) {
                 m.path);
   }
   check_same_snapshots(c);  // every rank: each exits 2 alike, none waits on a coordinator that left
+  check_transfer_shapes(c, plan);
+  // train_peft exchanges unsharded adapter values between coordinator and workers: one rank per group
+  for (const auto& j : plan.jobs)
+    if (j.kind == "train_peft" && c.find_model(j.model)->tp > 1)
+      throw NotAvailable(fmt::format("{}: job {} trains a {} adapter of model {} (tp {}): train_peft under tensor "
+                                     "parallelism is not built in t2 run yet (tp 1 models only)",
+                                     c.file, j.id, j.method, j.model, c.find_model(j.model)->tp));
   const std::vector<int> tps = campaign_tps(c);
   const DeviceInfo di = device_info();
   WorldLayout::Request req;

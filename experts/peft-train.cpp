@@ -107,6 +107,11 @@ void PeftTrainer::set_flat(const std::vector<float>& flat) {
   }
 }
 
+void PeftTrainer::set_parameters(const std::vector<float>& flat, int64_t step) {
+  set_flat(flat);
+  state_.t = step;
+}
+
 OptimizerStepInfo PeftTrainer::apply(const std::vector<float>& grad) {
   auto flat = flat_parameters();
   T2_CHECK(grad.size() == flat.size(), "PEFT gradient has {} values, the adapter {}", grad.size(), flat.size());

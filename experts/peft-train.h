@@ -62,6 +62,9 @@ class PeftTrainer {
   double eval_loss(const std::vector<PeftExample>& examples);
 
   std::vector<float> flat_parameters() const;
+  // Replaces the adapter's values and the step that seeds dropout: for a worker of a campaign, where
+  // the coordinator holds the optimizer state and workers only compute shard gradients.
+  void set_parameters(const std::vector<float>& flat, int64_t step);
   std::string state_bytes() const;   // parameters + optimizer state
   void load_state(const std::string& bytes);
 

@@ -820,6 +820,10 @@ class Loader {
         resolve("experts", "train_expert", needs.count("experts") > 0);
         resolve("classifier", "classifier_expert", needs.count("classifier") > 0);
         resolve("fewshot", "fewshot_search", needs.count("fewshot") > 0);
+        // lora: / ia3: / dora: name a train_peft experiment of that method
+        for (const char* m : {"lora", "ia3", "dora"}) {
+          resolve_peft(c, x, m, needs.count(m) > 0, origin_of);
+        }
       }
       if (x.kind == "classifier_expert") {
         const std::string tn = x.params["task"].get<std::string>();
@@ -833,7 +837,7 @@ class Loader {
                  cls_tasks.empty() ? "expected a task of kind cls (add tasks: {cls: {kind: cls}})"
                                    : suggest(tn, cls_tasks));
       }
-      check_cross_params(x, origin_of);
+      check_cross_params(c, x, origin_of);
       check_task_splits(c, x, origin_of);
       json j = x.params;
       j["name"] = x.name, j["kind"] = x.kind, j["models"] = x.models, j["seeds"] = x.seeds;
@@ -847,7 +851,8 @@ class Loader {
 
   // Relations between hyperparameters, checked for every combination of swept values.
   template <typename OriginOf>
-  void check_cross_params(const ExperimentSpec& x, OriginOf origin_of) {
+  void check_cross_params(const Campaign& campaign, const ExperimentSpec& x, OriginOf origin_of) {
+    const Campaign* c_ = &campaign;
     auto values = [&](const std::string& k) {
       const json& v = x.params.contains(k) ? x.params.at(k) : json();
       return std::find(x.swept.begin(), x.swept.end(), k) != x.swept.end() ? v : json::array({v});
@@ -863,19 +868,100 @@ class Loader {
             return;
           }
     };
+    if (x.kind == "evaluate" && x.params.contains("expert_task") && x.params["expert_task"].is_string()) {
+      const std::string et = x.params["expert_task"].get<std::string>();
+      if (!c_->find_task(et)) {
+        std::vector<std::string> names;
+        for (const auto& t : c_->tasks) names.push_back(t.name);
+        p_.add(origin_of("expert_task"), child(x.key_path, "expert_task"), "no task named '" + et + "'", suggest(et, names));
+      }
+      for (const auto& m : x.methods)
+        if (m != "svf" && m != "lora" && m != "ia3" && m != "dora")
+          p_.add(origin_of("expert_task"), child(x.key_path, "expert_task"), "method " + m + " has no per-task expert",
+                 "expected methods among svf, lora, ia3, dora with expert_task");
+    }
+    if (x.kind == "fewshot_search" || x.kind == "evaluate") {
+      // transfer: a model of the campaign, for the methods whose experts it replaces
+      const json& from = x.params.contains("transfer_from") ? x.params["transfer_from"] : json();
+      if (from.is_string() && !c_->find_model(from.get<std::string>())) {
+        std::vector<std::string> names;
+        for (const auto& m : c_->models) names.push_back(m.name);
+        p_.add(origin_of("transfer_from"), child(x.key_path, "transfer_from"),
+               "no model named '" + from.get<std::string>() + "'", suggest(from.get<std::string>(), names));
+      }
+      if (from.is_string() && x.kind == "evaluate")
+        for (const auto& m : x.methods)
+          if (m != "base" && m != "svf" && m != "t2_prompt")
+            p_.add(origin_of("transfer_from"), child(x.key_path, "transfer_from"),
+                   "method " + m + " does not take transferred experts",
+                   "expected methods among base, svf, t2_prompt (cross-model few-shot: a fewshot_search with "
+                   "transfer_from, evaluated by t2_fewshot)");
+      if (!from.is_string())
+        for (const auto& v : values("sigma_order"))
+          if (v != "ordered")
+            p_.add(origin_of("sigma_order"), child(x.key_path, "sigma_order"), "sigma_order " + v.dump() +
+                   " without transfer_from", "expected transfer_from: <model> (sigma_order orders transferred experts)");
+    }
     if (x.kind == "fewshot_search") {
       pairwise("elites", "population", [](const json& e, const json& p) { return e.get<int64_t>() > p.get<int64_t>(); },
                "more elites than the population", "expected elites <= population");
       pairwise("alpha_min", "alpha_max", [](const json& a, const json& b) { return a.get<double>() >= b.get<double>(); },
                "empty alpha range", "expected alpha_min < alpha_max");
     }
-    if (x.kind == "train_expert" || x.kind == "classifier_expert") {
+    if (x.kind == "train_expert" || x.kind == "train_peft") {
+      // next-token prediction has no rollouts: their settings would do nothing, so they are refused
+      bool next_token = false;
+      for (const auto& v : values("objective")) next_token |= v == "next_token";
+      const std::vector<std::pair<const char*, json>> rl = {
+          {"kl_coef", 0.0},        {"rollout", "greedy"},  {"samples_per_prompt", 1}, {"baseline", "none"},
+          {"reward_correct", 1.0}, {"reward_wrong", -1.0}, {"reward_unparsed", -1.0}};
+      if (next_token)
+        for (const auto& [k, def] : rl)
+          for (const auto& v : values(k))
+            if (!v.is_null() && v != def)
+              p_.add(origin_of(k), child(x.key_path, k), std::string(k) + " " + v.dump() +
+                     " is a policy-gradient setting, which objective next_token does not use",
+                     "expected " + std::string(k) + " " + def.dump() + " (or objective: policy_gradient)");
+    }
+    if (x.kind == "train_expert" || x.kind == "classifier_expert" || x.kind == "train_peft") {
       pairwise("baseline", "samples_per_prompt",
                [](const json& b, const json& s) { return b == "group_mean" && s.get<int64_t>() < 2; },
                "a group-mean baseline of one sample is always zero", "expected samples_per_prompt >= 2");
       pairwise("samples_per_prompt", "rollout",
                [](const json& s, const json& r) { return r == "greedy" && s.get<int64_t>() > 1; },
                "greedy rollouts of one prompt are identical", "expected rollout: sample or samples_per_prompt: 1");
+    }
+  }
+
+  // evaluate's lora/ia3/dora key: the train_peft experiment of that method (the only one when unset).
+  template <typename OriginOf>
+  void resolve_peft(const Campaign& c, ExperimentSpec& x, const std::string& method, bool needed, OriginOf origin_of) {
+    json& v = x.params[method];
+    std::vector<std::string> of_method;
+    for (const auto& y : c.experiments)
+      if (y.kind == "train_peft" && y.params.value("method", std::string("lora")) == method) of_method.push_back(y.name);
+    if (v.is_string()) {
+      const ExperimentSpec* y = c.find_experiment(v.get<std::string>());
+      const std::string ym = y && y->kind == "train_peft" ? y->params.value("method", std::string("lora")) : "";
+      if (!y || y->kind != "train_peft" || ym != method)
+        p_.add(origin_of(method), child(x.key_path, method),
+               !y ? "no train_peft experiment named '" + v.get<std::string>() + "'"
+                  : y->kind != "train_peft" ? "experiment '" + v.get<std::string>() + "' is a " + y->kind + ", not a train_peft"
+                                            : "experiment '" + v.get<std::string>() + "' trains method " + ym + ", not " + method,
+               of_method.empty() ? "expected a train_peft experiment with method: " + method + " (there is none)"
+                                 : suggest(v.get<std::string>(), of_method));
+      return;
+    }
+    if (!needed) return;
+    if (of_method.size() == 1) {
+      v = of_method[0];
+    } else {
+      p_.add(origin_of(method), child(x.key_path, method),
+             of_method.empty() ? "method " + method + " needs a train_peft experiment with method: " + method +
+                                     " and the campaign has none"
+                               : "more than one train_peft experiment of method " + method + "; which one is meant?",
+             of_method.empty() ? "expected an experiment of kind train_peft with method: " + method
+                               : "expected " + method + ": one of " + join(of_method));
     }
   }
 
@@ -895,7 +981,7 @@ class Loader {
       if (t && t->kind == "cls" && x.kind != "evaluate")
         p_.add(origin_of("tasks"), child(x.key_path, "tasks"), "task '" + tn + "' is the classification task",
                "expected it only in a classifier_expert's task key");
-      if (x.kind == "train_expert") need(tn, {"train", "valid"}, "train_expert");
+      if (x.kind == "train_expert" || x.kind == "train_peft") need(tn, {"train", "valid"}, x.kind);
       if (x.kind == "fewshot_search" || x.kind == "evaluate") need(tn, {"test"}, x.kind);
     }
     if (x.kind == "classifier_expert" && x.params["task"].is_string())

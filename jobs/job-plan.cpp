@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/names.h"
+#include "jobs/layer-list.h"
 #include "jobs/registry-builtin.h"
 #include "jobs/sweep.h"
 
@@ -112,7 +113,7 @@ std::string Plan::to_text() const {
     out += "\n";
   }
   std::vector<std::string> counts;
-  for (const char* k : {"decompose", "train_expert", "classifier_expert", "fewshot_search", "evaluate"}) {
+  for (const char* k : {"decompose", "train_expert", "train_peft", "classifier_expert", "fewshot_search", "evaluate"}) {
     auto c = count_by_kind();
     if (c.count(k)) counts.push_back(std::string(k) + " " + std::to_string(c[k]));
   }
@@ -152,6 +153,23 @@ std::string inherit(const std::string& experiment, const std::string& variant) {
   return out;
 }
 
+// What a training job trains, when it is not the default, named in its id like a swept value (so
+// that Table 4's SVF rows on one model and task are different jobs): "modules=attn,objective=next_token".
+std::string training_variant(const ExperimentSpec& x, const json& point) {
+  std::vector<std::pair<std::string, std::string>> defaults;
+  if (x.kind == "train_expert")
+    defaults = {{"modules", "mlp"}, {"layers", "all"}, {"objective", "policy_gradient"}};
+  else if (x.kind == "train_peft")
+    defaults = {{"modules", "attn"}, {"objective", "next_token"}};
+  std::string out;
+  for (const auto& [k, def] : defaults) {
+    if (std::find(x.swept.begin(), x.swept.end(), k) != x.swept.end() || !point.contains(k)) continue;
+    const std::string v = point[k].is_string() ? point[k].get<std::string>() : point[k].dump();
+    if (v != def) out += (out.empty() ? "" : ",") + k + "=" + v;
+  }
+  return out;
+}
+
 class Expander {
  public:
   explicit Expander(const Campaign& c) : c_(c) {}
@@ -159,7 +177,7 @@ class Expander {
   Plan run() {
     plan_.campaign = c_.name;
     // Producers before consumers, so consumers find their inputs; explicit depends_on last.
-    for (const char* kind : {"train_expert", "classifier_expert", "fewshot_search", "evaluate"})
+    for (const char* kind : {"train_expert", "train_peft", "classifier_expert", "fewshot_search", "evaluate"})
       for (const auto& x : c_.experiments)
         if (x.kind == kind) expand(x);
     for (const auto& x : c_.experiments)
@@ -257,14 +275,46 @@ class Expander {
     return id;
   }
 
-  // modules: auto resolves to what the model's experts adapt.
+  // modules and layers: auto resolves to what the model's experts adapt (the union).
   void finish_decompose_params() {
+    // Models linked by transfer_from decompose the same matrices (a transferred z needs the same layout):
+    // each decomposition covers what the experts of its model and of the models linked to it adapt.
+    std::map<std::string, std::set<std::string>> linked;
+    for (const auto& k : plan_.jobs) {
+      linked[k.model].insert(k.model);
+      if (k.params.contains("transfer_from") && k.params["transfer_from"].is_string()) {
+        const std::string a = k.params["transfer_from"].get<std::string>();
+        linked[k.model].insert(a);
+        linked[a].insert(k.model);
+        linked[a].insert(a);
+      }
+    }
+    auto trainers = [&](const std::string& model) {
+      std::vector<const Job*> out;
+      const auto& group = linked[model];
+      for (const auto& k : plan_.jobs)
+        if ((k.kind == "train_expert" || k.kind == "classifier_expert") && (k.model == model || group.count(k.model)))
+          out.push_back(&k);
+      return out;
+    };
+    for (auto& j : plan_.jobs) {
+      if (j.kind != "decompose" || !j.params.contains("layers") || j.params["layers"] != "auto") continue;
+      std::vector<int64_t> all;
+      bool every = false, any = false;
+      for (const Job* k : trainers(j.model)) {
+        auto l = parse_layer_list(k->params.value("layers", std::string("all")));
+        any = true;
+        every |= l.empty();
+        all.insert(all.end(), l.begin(), l.end());
+      }
+      std::sort(all.begin(), all.end());
+      all.erase(std::unique(all.begin(), all.end()), all.end());
+      j.params["layers"] = !any || every ? "all" : layer_list_text(all);
+    }
     for (auto& j : plan_.jobs) {
       if (j.kind != "decompose" || j.params["modules"] != "auto") continue;
       std::set<std::string> mods;
-      for (const auto& k : plan_.jobs)
-        if ((k.kind == "train_expert" || k.kind == "classifier_expert") && k.model == j.model)
-          mods.insert(k.params.value("modules", "mlp"));
+      for (const Job* k : trainers(j.model)) mods.insert(k->params.value("modules", "mlp"));
       // the union: mlp (gate, up, down), attention q and v, and k and o for the *_qkvo names
       bool mlp = mods.empty(), attn = false, qkvo = false;
       for (const auto& m : mods) {
@@ -279,6 +329,7 @@ class Expander {
   void expand(const ExperimentSpec& x) {
     std::vector<std::string> labels;
     std::vector<json> points = variants(x, &labels);
+    for (size_t v = 0; v < points.size(); ++v) labels[v] = join_variant(labels[v], training_variant(x, points[v]));
     if (x.kind == "train_expert") {
       for (const auto& m : x.models)
         for (const auto& t : x.tasks)
@@ -287,7 +338,22 @@ class Expander {
               if (excluded(x, m, t, "", s)) continue;
               Job j = base_job(x, m, t, "", s, labels[v], points[v]);
               j.id = "train_expert/" + m + "/" + t + "/" + seed_part(s) + (labels[v].empty() ? "" : "/" + labels[v]);
+              // the default objective stays out of the params, so runs made before the key keep their hashes
+              if (j.params.value("objective", std::string()) == "policy_gradient") j.params.erase("objective");
               j.deps = {decompose(m)};
+              if (add(x, j)) produced_[{x.name, m, t, s}].push_back({j.id, labels[v]});
+            }
+    } else if (x.kind == "train_peft") {
+      // No decomposition: the adapter trains on the plain weights.
+      const std::string method = x.params.value("method", std::string("lora"));
+      for (const auto& m : x.models)
+        for (const auto& t : x.tasks)
+          for (int64_t s : x.seeds)
+            for (size_t v = 0; v < points.size(); ++v) {
+              if (excluded(x, m, t, method, s)) continue;
+              Job j = base_job(x, m, t, method, s, labels[v], points[v]);
+              j.id = "train_peft/" + m + "/" + t + "/" + method + "/" + seed_part(s) +
+                     (labels[v].empty() ? "" : "/" + labels[v]);
               if (add(x, j)) produced_[{x.name, m, t, s}].push_back({j.id, labels[v]});
             }
     } else if (x.kind == "classifier_expert") {
@@ -304,13 +370,16 @@ class Expander {
           }
     } else if (x.kind == "fewshot_search") {
       const std::string ex = x.params["experts"].get<std::string>();
+      // cross-model few-shot (Table 5): the experts of transfer_from, mixed on this model
+      const std::string from = x.params["transfer_from"].is_string() ? x.params["transfer_from"].get<std::string>() : "";
       for (const auto& m : x.models)
         for (const auto& t : x.tasks)
           for (int64_t s : x.seeds) {
             if (excluded(x, m, t, "", s)) continue;
-            auto groups = expert_groups(ex, m, s);
+            const std::string src = from.empty() ? m : from;
+            auto groups = expert_groups(ex, src, s);
             if (groups.empty()) {
-              error(x, "models", "cell " + m + "/" + t + "/" + seed_part(s) + " needs the experts of model '" + m +
+              error(x, "models", "cell " + m + "/" + t + "/" + seed_part(s) + " needs the experts of model '" + src +
                                      "' and seed " + std::to_string(s) + ", which experiment '" + ex + "' does not train",
                     "expected '" + ex + "' to cover that model and seed, or exclude the cell");
               continue;
@@ -319,9 +388,11 @@ class Expander {
             for (const auto& [elabel, experts] : groups)
               for (size_t v = 0; v < points.size(); ++v) {
                 std::string label = join_variant(labels[v], inherit(ex, elabel));
+                if (!from.empty()) label = join_variant(label, "transfer_from=" + from);  // not the model's own search
                 Job j = base_job(x, m, t, "", s, label, points[v]);
                 j.id = "fewshot_search/" + m + "/" + t + "/" + seed_part(s) + (label.empty() ? "" : "/" + label);
                 if (j.params["shots_seed"].is_null() && task) j.params["shots_seed"] = task->params["shots_seed"];
+                if (from.empty()) j.params.erase("transfer_from"), j.params.erase("sigma_order");
                 j.params["experts"] = json::array();
                 j.deps = {decompose(m)};
                 for (const auto& e : experts) {
@@ -403,10 +474,26 @@ class Expander {
     const std::string ex = point["experts"].is_string() ? point["experts"].get<std::string>() : "";
     const std::string cl = point["classifier"].is_string() ? point["classifier"].get<std::string>() : "";
     const std::string fs = point["fewshot"].is_string() ? point["fewshot"].get<std::string>() : "";
+    // transfer_from: another model's experts (Tables 5, 9), shown as <method>_transfer_<sigma_order>
+    const std::string from = point["transfer_from"].is_string() ? point["transfer_from"].get<std::string>() : "";
+    const std::string src = from.empty() || meth == "base" ? m : from;
+    std::string auto_label;
+    if (!from.empty() && meth != "base") auto_label = meth + "_transfer_" + point.value("sigma_order", std::string("ordered"));
+    if (meth == "t2_fewshot" && !fs.empty())
+      if (const ExperimentSpec* f = c_.find_experiment(fs); f && f->params.contains("transfer_from") && f->params.at("transfer_from").is_string())
+        auto_label = "t2_fewshot_transfer";
+    // label: the row the cells are shown in (Table 4's svf_nt_attn, ...), and so the id's method part
+    const std::string shown = point["label"].is_string() ? point["label"].get<std::string>()
+                              : auto_label.empty()       ? meth
+                                                         : auto_label;
     auto make = [&](const std::string& lab) {
       Job j = base_job(x, m, t, meth, s, lab, point);
-      j.id = "evaluate/" + m + "/" + t + "/" + meth + "/" + seed_part(s) + (lab.empty() ? "" : "/" + lab);
-      for (const char* k : {"experts", "classifier", "fewshot"}) j.params.erase(k);
+      j.id = "evaluate/" + m + "/" + t + "/" + shown + "/" + seed_part(s) + (lab.empty() ? "" : "/" + lab);
+      for (const char* k : {"experts", "classifier", "fewshot", "lora", "ia3", "dora"}) j.params.erase(k);
+      if (j.params["expert_task"].is_null()) j.params.erase("expert_task");
+      if (j.params["label"].is_null()) j.params.erase("label");
+      if (shown != meth) j.params["label"] = shown;
+      if (from.empty() || meth == "base") j.params.erase("transfer_from"), j.params.erase("sigma_order");
       return j;
     };
     auto missing = [&](const std::string& what, const std::string& exp) {
@@ -418,9 +505,11 @@ class Expander {
       add(x, make(label));
       return;
     }
+    // expert_task: the expert / adapter of that task on this one
+    const std::string et = point["expert_task"].is_string() ? point["expert_task"].get<std::string>() : t;
     if (meth == "svf") {
-      auto it = produced_.find({ex, m, t, s});
-      if (it == produced_.end()) return missing("an expert trained on task '" + t + "' for model '" + m + "'", ex);
+      auto it = produced_.find({ex, src, et, s});
+      if (it == produced_.end()) return missing("an expert trained on task '" + et + "' for model '" + src + "'", ex);
       for (const auto& e : it->second) {
         Job j = make(join_variant(label, inherit(ex, e.variant)));
         j.params["expert"] = e.id;
@@ -430,8 +519,8 @@ class Expander {
       return;
     }
     if (meth == "t2_prompt" || meth == "t2_cls") {
-      auto groups = expert_groups(ex, m, s);
-      if (groups.empty()) return missing("the experts of model '" + m + "'", ex);
+      auto groups = expert_groups(ex, src, s);
+      if (groups.empty()) return missing("the experts of model '" + src + "'", ex);
       std::vector<Produced> cls = {{"", ""}};
       if (meth == "t2_cls") {
         auto it = produced_.find({cl, m, "", s});
@@ -463,6 +552,41 @@ class Expander {
         Job j = make(join_variant(label, inherit(fs, f.variant)));
         j.params["fewshot"] = f.id;
         j.deps = {decompose(m), f.id};
+        add(x, j);
+      }
+      return;
+    }
+    if (meth == "lora" || meth == "ia3" || meth == "dora") {
+      const std::string pe = point[meth].is_string() ? point[meth].get<std::string>() : "";
+      auto it = produced_.find({pe, m, et, s});
+      if (it != produced_.end()) {  // the adapter trained on this task
+        for (const auto& e : it->second) {
+          Job j = make(join_variant(label, inherit(pe, e.variant)));
+          j.params["adapter"] = e.id;
+          j.deps = {e.id};
+          add(x, j);
+        }
+        return;
+      }
+      // A task no adapter was trained on (Table 2's LoRA row): every training-task adapter of the
+      // model and seed is a candidate; the evaluation picks the best on this task's valid split.
+      if (et != t) return missing("a " + meth + " adapter trained on task '" + et + "' for model '" + m + "'", pe);
+      auto groups = expert_groups(pe, m, s);
+      if (groups.empty()) return missing("the " + meth + " adapters of model '" + m + "'", pe);
+      const TaskSpec* task = c_.find_task(t);
+      if (task && !task->split.count("valid")) {
+        error(x, "methods", "cell " + cell + ": task '" + t + "' has no " + meth + " adapter of its own and no valid split " +
+                                "to choose a training-task adapter on (the choice never looks at the test split)",
+              "expected tasks." + t + ".split.valid, or exclude the cell");
+        return;
+      }
+      for (const auto& [elabel, adapters] : groups) {
+        Job j = make(join_variant(label, inherit(pe, elabel)));
+        j.params["adapter_candidates"] = json::array();
+        for (const auto& a : adapters) {
+          j.params["adapter_candidates"].push_back(a.id);
+          j.deps.push_back(a.id);
+        }
         add(x, j);
       }
       return;

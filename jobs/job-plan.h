@@ -4,6 +4,7 @@
 // Job ids are stable and readable:
 //   decompose/<model>
 //   train_expert/<model>/<task>/seed<S>[/<variant>]
+//   train_peft/<model>/<task>/<method>/seed<S>[/<variant>]
 //   classifier_expert/<model>/seed<S>[/<variant>]
 //   fewshot_search/<model>/<task>/seed<S>[/<variant>]
 //   evaluate/<model>/<task>/<method>/seed<S>[/<variant>]
@@ -24,7 +25,7 @@ namespace t2 {
 
 struct Job {
   std::string id;
-  std::string kind;        // decompose | train_expert | classifier_expert | fewshot_search | evaluate
+  std::string kind;        // decompose | train_expert | train_peft | classifier_expert | fewshot_search | evaluate
   std::string experiment;  // the experiment that produced it
   std::string model, task, method;  // "" where the kind has no such axis
   int64_t seed = -1;       // -1 for decompose

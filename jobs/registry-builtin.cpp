@@ -1,6 +1,9 @@
 #include "jobs/registry-builtin.h"
 
 #include "jobs/user-task-spec.h"
+#include "jobs/layer-list.h"
+
+#include <set>
 
 namespace t2 {
 
@@ -52,6 +55,33 @@ ParamSpec not_implemented(ParamSpec s, const json& only) {
   return s;
 }
 
+// Cross-model transfer (Tables 5, 9; experts/svf-transfer.h): experts trained on another model of the
+// campaign, applied to this one; allowed only when asked for.
+std::vector<ParamSpec> transfer_params() {
+  ParamSpec from = p_string("transfer_from", nullptr, true,
+                            "a model of the campaign whose experts are applied to this experiment's models (the same "
+                            "adapted shapes; null: each model's own experts)");
+  ParamSpec order = p_choice("sigma_order", {"ordered", "shuffled"},
+                             "transferred z as trained, or permuted within each matrix (seeded by the job's seed)");
+  from.sweepable = false;
+  return {from, order};
+}
+
+// "all", a layer list (jobs/layer-list.h), or (allow_auto) "auto".
+ParamSpec p_layers(const std::string& def, bool allow_auto, const std::string& doc) {
+  ParamSpec s = p_string("layers", def, false, doc);
+  s.check = [allow_auto](const json& v) -> std::string {
+    if (allow_auto && v == "auto") return "";
+    try {
+      parse_layer_list(v.get<std::string>());
+      return "";
+    } catch (const std::exception& e) {
+      return std::string("expected ") + (allow_auto ? "auto, " : "") + "all or a layer list like 0-39 or 0,2,4-7";
+    }
+  };
+  return s;
+}
+
 std::string positive_fraction(const json& v) {
   double x = v.get<double>();
   return x > 0 && x <= 1 ? "" : "expected a value in (0, 1]";
@@ -88,6 +118,8 @@ std::vector<ParamSpec> reinforce_params() {
       p_choice("modules", {"mlp", "attn", "attn_qkvo", "all", "all_qkvo"},
                "adapted matrices: MLP (reference), attention q/v (the paper's ablation), attention q/k/v/o, "
                "MLP + q/v, MLP + q/k/v/o"),
+      p_layers("all", false, "decoder layers whose matrices are adapted (the paper's 70B: half, e.g. 0-39); the "
+                             "others keep W"),
       p_num("reward_correct", 1.0, nullptr, "any", "reward of a correct answer"),
       p_num("reward_wrong", -1.0, nullptr, "any", "reward of a wrong answer"),
       p_num("reward_unparsed", -1.0, nullptr, "any", "reward when no answer could be extracted"),
@@ -97,6 +129,40 @@ std::vector<ParamSpec> reinforce_params() {
   for (auto& s : p)
     if (s.name == "clip") s.nullable = true;
   return p;
+}
+
+// The training objective (Table 4): REINFORCE on the task's reward, or next-token prediction of the
+// training examples' solutions (jobs/task-target.h).
+ParamSpec objective_param(const std::string& def, const std::string& doc) {
+  ParamSpec s = p_choice("objective", {"policy_gradient", "next_token"}, doc);
+  s.default_value = def;
+  return s;
+}
+
+// The parameter-efficient baselines (METHOD.md §7, Table 7): the paper's LoRA (q,v, r 16, alpha 32,
+// dropout 0.05, batch 256, next-token prediction of the solutions); lr and clip from the campaign.
+// The REINFORCE keys that only SVF has (kl, z init, max_mult, z_dtype, modules) are left out.
+std::vector<ParamSpec> peft_params() {
+  std::vector<ParamSpec> out;
+  ParamSpec method = p_choice("method", {"lora", "ia3", "dora"}, "the adapter: LoRA, IA3 or DoRA (PEFT's definitions)");
+  method.sweepable = false;  // one method per experiment; evaluate names it by method (lora: <experiment>)
+  out.push_back(method);
+  out.push_back(objective_param("next_token", "next_token (the paper's LoRA) or policy_gradient (Table 4 row 5)"));
+  out.push_back(p_int("r", 16, rule_at_least(1), ">= 1", "LoRA/DoRA rank"));
+  out.push_back(p_num("alpha", 32.0, rule_greater(0), "> 0", "LoRA/DoRA alpha (scaling alpha / r)"));
+  out.push_back(p_num("dropout", 0.05, rule_between(0, 0.99), "[0, 0.99]", "LoRA/DoRA dropout on the adapter input"));
+  out.push_back(p_choice("modules", {"attn", "all"},
+                         "attn: the method's attention targets (LoRA/DoRA q,v; IA3 k,v,down as PEFT); all: "
+                         "also gate, up and down (Table 4 row 7)"));
+  for (auto& s : reinforce_params()) {
+    static const std::set<std::string> svf_only = {"kl_coef",  "kl_direction", "init_mean", "init_std",
+                                                   "max_mult", "modules",      "z_dtype",   "layers"};
+    if (svf_only.count(s.name)) continue;
+    if (s.name == "lr") s.default_value = 5e-4, s.doc = "learning rate (paper sweeps 2e-6 .. 5e-4)";
+    if (s.name == "clip") s.doc = "gradient-norm clip on the adapter (paper: 1e-3 or 1.0; null: none)";
+    out.push_back(s);
+  }
+  return out;
 }
 
 void register_task_kinds(Registry<TaskKind>& r) {
@@ -181,6 +247,7 @@ void register_experiment_kinds(Registry<ExperimentKind>& r) {
   k.axes = {"models"};
   k.params = {p_choice("modules", {"auto", "mlp", "attn", "attn_qkvo", "all", "all_qkvo"},
                        "matrices to decompose; auto = those the model's experts adapt"),
+              p_layers("auto", true, "decoder layers to decompose; auto = those the model's experts adapt"),
               p_choice("dtype", {"fp32", "fp64"}, "SVD precision")};
   for (auto& s : k.params) s.sweepable = false;
   k.doc = "SVD of the adapted matrices, once per model (implicit when a job needs it)";
@@ -189,8 +256,16 @@ void register_experiment_kinds(Registry<ExperimentKind>& r) {
   k = {};
   k.axes = {"models", "tasks"};
   k.params = reinforce_params();
+  k.params.push_back(objective_param("policy_gradient",
+                                     "policy_gradient (REINFORCE, the method) or next_token (Table 4 row 4)"));
   k.doc = "train one SVF expert per (model, task, seed) with REINFORCE";
   r.add("train_expert", k);
+
+  k = {};
+  k.axes = {"models", "tasks"};
+  k.params = peft_params();
+  k.doc = "train one parameter-efficient baseline adapter (LoRA, IA3, DoRA) per (model, task, seed)";
+  r.add("train_peft", k);
 
   k = {};
   k.axes = {"models"};
@@ -227,6 +302,7 @@ void register_experiment_kinds(Registry<ExperimentKind>& r) {
                        "experts' changes); raw_z: mix raw z without sigmoid (reference, §9.1)"),
               p_int("shots", 10, rule_at_least(1), ">= 1", "few-shot examples the search is scored on"),
               shots_seed,
+              transfer_params()[0], transfer_params()[1],
               p_bool("loglik_tiebreak", true, "break accuracy ties by mean log-likelihood"),
               p_bool("re_eval_best", true, "member 0 of each generation is the previous best"),
               not_implemented(p_choice("select", {"final", "best_heldout"},
@@ -253,12 +329,22 @@ void register_experiment_kinds(Registry<ExperimentKind>& r) {
   };
   ParamSpec limit = p_int("limit", 0, rule_at_least(1), ">= 1", "evaluate only the first N test items (null: all)");
   limit.default_value = nullptr, limit.nullable = true;
-  k.params = {experts, classifier, fewshot, dispatch,
+  std::vector<ParamSpec> adapters;
+  for (const char* m : {"lora", "ia3", "dora"})
+    adapters.push_back(p_string(m, nullptr, true, std::string("the train_peft experiment of method ") + m + " (method " + m + ")"));
+  ParamSpec row = p_string("label", nullptr, true,
+                           "the method key t2 table shows these cells under, also in the job ids (e.g. svf_nt_attn, "
+                           "lora_pg for Table 4's rows; results/layout-tables.h); null: the method");
+  ParamSpec expert_task = p_string("expert_task", nullptr, true,
+                                   "svf, lora, ia3, dora: the expert / adapter trained on this task, on every evaluated "
+                                   "task (Table 4's MATH column: the GSM8K expert); null: the evaluated task's own");
+  k.params = {experts, classifier, fewshot, dispatch, adapters[0], adapters[1], adapters[2], row, expert_task,
+              transfer_params()[0], transfer_params()[1],
               p_int("batch_size", 64, rule_at_least(1), ">= 1", "prompts per generation batch"),
               limit,
               p_num("temperature", 0.0, rule_at_least(0), ">= 0", "0 = greedy (reference)")};
   for (auto& s : k.params)
-    if (s.name != "batch_size" && s.name != "temperature") s.sweepable = false;
+    if (s.name != "batch_size" && s.name != "temperature" && s.name != "sigma_order") s.sweepable = false;
   k.doc = "evaluate each method on each task";
   r.add("evaluate", k);
 }
@@ -312,6 +398,11 @@ Registry<EvalMethod>& eval_methods() {
     x.add("t2_prompt", {{"experts"}, "prompt-based dispatch over the model's experts (§6.1)"});
     x.add("t2_cls", {{"experts", "classifier"}, "classifier-expert dispatch (§6.2)"});
     x.add("t2_fewshot", {{"fewshot"}, "the few-shot CEM mixture searched on the evaluated task (§6.3)"});
+    // The baselines: the task's own adapter; on a task no adapter was trained on, the training-task
+    // adapter that scores best on the task's valid split (the paper's unseen-task LoRA row).
+    x.add("lora", {{"lora"}, "the LoRA adapter trained on the task (unseen task: best on its valid split)"});
+    x.add("ia3", {{"ia3"}, "the IA3 adapter trained on the task (unseen task: best on its valid split)"});
+    x.add("dora", {{"dora"}, "the DoRA adapter trained on the task (unseen task: best on its valid split)"});
     return x;
   }();
   return r;

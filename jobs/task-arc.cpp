@@ -37,6 +37,8 @@ Example arc_example(const JsonRecord& r, bool raw_keys) {
   // compat arc_raw_keys: the reference compares with the raw key, so "1".."4" never match a letter
   std::string gold = raw_keys ? key : std::string(1, *letter);
   ex.gold = {{"answer", gold}, {"answer_key", key}, {"n_options", texts.size()}, {"labels", labels}};
+  // an optional worked answer to train on (jobs/task-target.h)
+  if (r.value.contains("target") && r.value["target"].is_string()) ex.gold["target"] = r.value["target"];
   return ex;
 }
 

@@ -111,6 +111,8 @@ Example humaneval_example(const JsonRecord& r) {
              {"reference", prompt + optional_string(r, "canonical_solution")},
              {"inputs", nlohmann::json::array()},
              {"atol", 0.0}};
+  // an optional worked answer to train on (jobs/task-target.h)
+  if (r.value.contains("target") && r.value["target"].is_string()) ex.gold["target"] = r.value["target"];
   return ex;
 }
 

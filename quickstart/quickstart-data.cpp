@@ -338,6 +338,12 @@ std::vector<SyntheticTask> make_tasks(uint64_t seed, const DataSizes& n) {
       return arith_choice_item(r, fmt::format("arith-choice-{}-{:04d}", train ? "train" : "test", i));
     });
   }
+  // The careful answer is what the next-token baselines (LoRA, IA3) learn: a "target" field
+  // (jobs/task-target.h; arith's gsm8k answer is already the careful working).
+  for (auto& t : out)
+    if (t.kind != "gsm8k")
+      for (auto* items : {&t.train, &t.test})
+        for (auto& it : *items) it.record["target"] = it.careful;
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <map>
 
@@ -17,9 +18,14 @@
 #include <spdlog/spdlog.h>
 #include "experts/cem.h"
 #include "experts/decompose.h"
+#include "experts/peft-file.h"
+#include "experts/peft-train.h"
 #include "experts/reinforce-step.h"
+#include "experts/svf-next-token.h"
 #include "experts/transformer-policy.h"
 #include "experts/z-layout.h"
+#include "jobs/layer-list.h"
+#include "jobs/task-target.h"
 #include "results/run-records.h"
 #include "workers/chat-template.h"
 #include "workers/model.h"
@@ -54,6 +60,25 @@ torch::Tensor rows_tensor(const std::vector<float>& flat, int64_t rows, int64_t 
   return torch::from_blob(const_cast<float*>(flat.data()), {rows, total}, torch::kFloat).clone();
 }
 
+// The adapter of a train_peft job from the payload's "peft" settings (coordinator/campaign-jobs.cpp).
+PeftConfig peft_config_of(const nlohmann::json& j, const std::string& base_model) {
+  PeftConfig c;
+  c.method = parse_peft_method(j.at("method").get<std::string>());
+  c.r = j.value("r", int64_t{16});
+  c.lora_alpha = j.value("alpha", 32.0);
+  c.lora_dropout = c.method == PeftMethod::ia3 ? 0.0 : j.value("dropout", 0.05);
+  const std::string modules = j.value("modules", std::string("attn"));
+  T2_CHECK_AS(UsageError, modules == "attn" || modules == "all", "PEFT modules '{}' (expected attn or all)", modules);
+  if (modules == "all") {
+    c.target_modules = c.method == PeftMethod::ia3
+                           ? std::vector<std::string>{"k_proj", "v_proj", "gate_proj", "up_proj", "down_proj"}
+                           : std::vector<std::string>{"q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"};
+    if (c.method == PeftMethod::ia3) c.feedforward_modules = {"down_proj"};
+  }
+  c.base_model_name_or_path = base_model;
+  return c;
+}
+
 }  // namespace
 
 struct WorkExecutor::Impl {
@@ -66,6 +91,11 @@ struct WorkExecutor::Impl {
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tok;
   std::unique_ptr<TransformerPolicy> policy;
+  // A PEFT adapter on the model (train_peft and the lora/ia3/dora evaluations): a trainer for one
+  // job's settings, or an adapter read from a run directory; never at the same time as `policy`.
+  std::unique_ptr<PeftTrainer> peft_trainer;
+  bool peft_attached = false;
+  std::string peft_key;
   std::map<std::string, std::unique_ptr<ChatTemplate>> templates;  // by name
 
   Impl(const Campaign& c, std::string dir, ExecutorPlacement p)
@@ -79,6 +109,7 @@ struct WorkExecutor::Impl {
 
   void ensure_model(const std::string& name) {
     if (model && model_name == name) return;
+    drop_peft();
     policy.reset();
     model.reset();
     templates.clear();
@@ -97,8 +128,45 @@ struct WorkExecutor::Impl {
   }
 
   TransformerPolicy& ensure_policy() {
+    drop_peft();
     if (!policy) policy = std::make_unique<TransformerPolicy>(*model, run_svd_dir(run_dir, model_name));
     return *policy;
+  }
+
+  void drop_peft() {
+    peft_trainer.reset();  // detaches its adapters
+    if (peft_attached && model) model->clear_adapters();
+    peft_attached = false;
+    peft_key.clear();
+  }
+
+  // The trainer of the payload's PEFT settings with the payload's values installed.
+  PeftTrainer& peft_with_params(const Payload& in) {
+    const auto& j = in.meta.at("peft");
+    const std::string key = "train:" + j.dump();
+    if (!peft_trainer || peft_key != key) {
+      policy.reset();
+      drop_peft();
+      const uint64_t seed = j.value("seed", uint64_t{0});
+      PeftConfig cfg = peft_config_of(j, spec(model_name).path);
+      peft_trainer = std::make_unique<PeftTrainer>(*model, peft_init(*model, cfg, seed),
+                                                   parse_peft_objective(j.value("objective", std::string("next_token"))),
+                                                   OptimizerConfig{}, seed);
+      peft_key = key;
+    }
+    if (in.has("peft")) peft_trainer->set_parameters(in.floats("peft"), in.meta.value("step", int64_t{0}));
+    return *peft_trainer;
+  }
+
+  // An adapter saved in PEFT's layout, attached for evaluation (kept while items for it keep coming).
+  void peft_from_dir(const std::string& dir) {
+    const std::string key = "dir:" + dir;
+    if (peft_attached && peft_key == key) return;
+    policy.reset();
+    drop_peft();
+    peft_attach(*model, read_peft(dir), /*trainable=*/false);
+    peft_attached = true;
+    peft_key = key;
   }
 
   const ChatTemplate& template_for(const tasks::Task& task) {
@@ -154,6 +222,7 @@ struct WorkExecutor::Impl {
     DecomposeOptions o;
     o.modules = in.meta.value("modules", std::string("mlp"));
     if (o.modules == "auto") o.modules = "mlp";
+    o.layers = parse_layer_list(in.meta.value("layers", std::string("all")));
     o.fp64 = in.meta.value("dtype", std::string("fp32")) == "fp64";
     o.tp = place.tp_comm ? place.tp_comm->size() : 1;
     o.out_dir = run_svd_dir(run_dir, item.model);
@@ -185,7 +254,15 @@ struct WorkExecutor::Impl {
     const std::string name = in.meta.value("route_name", mode);
     if (mode == "base") {
       if (policy) policy->adapt_base();
+      drop_peft();
       return std::vector<std::string>(rows, "base");
+    }
+    if (mode == "peft") {  // a PEFT adapter: from a run directory, or the values of a training step
+      if (in.meta.contains("peft_dir"))
+        peft_from_dir(in.meta.at("peft_dir").get<std::string>());
+      else
+        peft_with_params(in);
+      return std::vector<std::string>(rows, name);
     }
     TransformerPolicy& p = ensure_policy();
     const int64_t total = p.layout().total();
@@ -344,6 +421,101 @@ struct WorkExecutor::Impl {
     return pack_payload(out);
   }
 
+  // Prompts of examples of a task role, and their next-token targets (jobs/task-target.h).
+  void training_pairs(const WorkItem& item, const Payload& in, std::vector<std::vector<int32_t>>* prompts,
+                      std::vector<std::vector<int32_t>>* targets) {
+    const auto& ct = tasks.get(in.meta.at("task").get<std::string>());
+    const auto& all = ct.examples(in.meta.at("role").get<std::string>());
+    for (int64_t i : in.meta.at("indices").get<std::vector<int64_t>>()) {
+      T2_CHECK_AS(UsageError, i >= 0 && size_t(i) < all.size(), "{}: example {} does not exist", item.describe(), i);
+      prompts->push_back(encode(ct.task(), all[size_t(i)], nullptr));
+      if (targets) {
+        auto t = tok->encode(tasks::next_token_target(ct.task(), all[size_t(i)]), /*allow_special=*/false);
+        if (!tok->eos_ids().empty()) t.push_back(tok->eos_ids().front());  // learn to stop
+        targets->push_back(std::move(t));
+      }
+    }
+  }
+
+  // The initial values of a train_peft job's adapter (PEFT's initialisation, seeded).
+  std::string do_peft_init(const WorkItem&, const Payload& in) {
+    T2_CHECK_AS(NotAvailable, !place.tp_comm || place.tp_comm->size() == 1,
+                "train_peft in a campaign under tensor parallelism (tp > 1) is not built yet");
+    drop_peft();  // a fresh trainer: a cached one of the same settings holds another job's values
+    PeftTrainer& t = peft_with_params(in);
+    Payload out;
+    out.meta = {{"parameters", t.num_parameters()}};
+    out.floats("params", t.flat_parameters());
+    return pack_payload(out);
+  }
+
+  // One shard's gradient of a train_peft step: next_token (targets: the solutions) or policy_gradient
+  // (targets: the rollouts, with their advantages). Sums over the shard (batch_count 1, or the whole
+  // batch's sample count for policy_gradient); "count" lets the coordinator normalise next_token.
+  std::string do_peft_grad(const WorkItem& item, const Payload& in) {
+    T2_CHECK_AS(NotAvailable, !place.tp_comm || place.tp_comm->size() == 1,
+                "train_peft in a campaign under tensor parallelism (tp > 1) is not built yet");
+    PeftTrainer& t = peft_with_params(in);
+    const bool pg = in.meta.at("peft").value("objective", std::string("next_token")) == "policy_gradient";
+    std::vector<std::vector<int32_t>> prompts, targets;
+    training_pairs(item, in, &prompts, pg ? nullptr : &targets);
+    std::vector<PeftExample> shard;
+    std::vector<double> adv;
+    if (pg) {
+      adv = in.meta.at("advantages").get<std::vector<double>>();
+      auto comp = in.sequences("completions");
+      T2_CHECK_AS(UsageError, comp.size() == prompts.size() && adv.size() == prompts.size(),
+                  "{}: {} prompts, {} completions, {} advantages", item.describe(), prompts.size(), comp.size(), adv.size());
+      for (size_t i = 0; i < prompts.size(); ++i) shard.push_back({prompts[i], comp[i], adv[i]});
+    } else {
+      for (size_t i = 0; i < prompts.size(); ++i) shard.push_back({prompts[i], targets[i], 1.0});
+    }
+    const int64_t count = PeftTrainer::batch_count(shard, pg ? PeftObjective::policy_gradient : PeftObjective::next_token);
+    auto g = t.grad(shard, in.meta.value("batch_count", int64_t{1}), static_cast<int>(in.meta.value("shard", int64_t{0})));
+    Payload out;
+    out.meta = {{"loss", g.loss}, {"count", count}, {"samples", static_cast<int64_t>(shard.size())}};
+    out.floats("grad", g.grad);
+    return pack_payload(out);
+  }
+
+  // The chosen values of a train_peft job written in PEFT's layout (experts/peft-file.h), replaced
+  // atomically: a folder beside it, then a rename.
+  std::string do_peft_save(const WorkItem&, const Payload& in) {
+    PeftTrainer& t = peft_with_params(in);
+    PeftAdapter a = t.adapter();
+    Payload out;
+    if (place.leader) {
+      const std::string dir = in.meta.at("dir").get<std::string>();
+      const std::string tmp = dir + ".tmp";
+      std::filesystem::remove_all(tmp);
+      write_peft(tmp, a);
+      std::filesystem::remove_all(dir);
+      std::filesystem::rename(tmp, dir);
+    }
+    out.meta = {{"parameters", a.trainable_parameters()}};
+    return pack_payload(out);
+  }
+
+  // SVF with the next-token objective (Table 4 row 4): one shard's dL/dz, summed over its tokens.
+  std::string do_svf_next_token(const WorkItem& item, const Payload& in) {
+    TransformerPolicy& p = ensure_policy();
+    std::vector<std::vector<int32_t>> prompts32, targets32;
+    training_pairs(item, in, &prompts32, &targets32);
+    std::vector<TokenSeq> prompts, targets;
+    int64_t count = 0;
+    for (size_t i = 0; i < prompts32.size(); ++i) {
+      prompts.emplace_back(prompts32[i].begin(), prompts32[i].end());
+      targets.emplace_back(targets32[i].begin(), targets32[i].end());
+      count += static_cast<int64_t>(targets32[i].size());
+    }
+    SvfNextTokenGrad g = svf_next_token_gradient(p, in.floats("z"), prompts, targets, 1);
+    p.adapt_base();
+    Payload out;
+    out.meta = {{"loss", g.loss}, {"count", count}, {"samples", static_cast<int64_t>(prompts.size())}};
+    out.floats("grad", g.grad);
+    return pack_payload(out);
+  }
+
   std::string do_cem(const WorkItem& item, const Payload& in) {
     const auto& ct = tasks.get(in.meta.at("task").get<std::string>());
     const auto& shots = ct.examples(in.meta.at("role").get<std::string>());
@@ -405,6 +577,10 @@ std::string WorkExecutor::execute(const WorkItem& item) {
   if (item.kind == "generate") return impl_->do_generate(item, in);
   if (item.kind == "grad") return impl_->do_grad(item, in);
   if (item.kind == "cem") return impl_->do_cem(item, in);
+  if (item.kind == "peft_init") return impl_->do_peft_init(item, in);
+  if (item.kind == "peft_grad") return impl_->do_peft_grad(item, in);
+  if (item.kind == "peft_save") return impl_->do_peft_save(item, in);
+  if (item.kind == "svf_next_token") return impl_->do_svf_next_token(item, in);
   throw UsageError(item.describe() + ": unknown work kind '" + item.kind + "'");
 }
 

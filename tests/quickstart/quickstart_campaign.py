@@ -23,7 +23,10 @@ T2 = os.environ.get("T2_BIN", os.path.join(SRC, "build/bin/t2"))
 OVERRIDES = ["~experiments.cls_expert", "~experiments.eval_train.classifier", "~experiments.eval_unseen.classifier",
              "experiments.eval_train.methods=[base,svf,t2_prompt]", "experiments.eval_train.tasks=[arith,code]",
              "experiments.eval_unseen.methods=[base,t2_fewshot]",
-             "tasks.arith.limit=60", "tasks.code.limit=60", "tasks.arith_choice.limit=150"]
+             "tasks.arith.limit=60", "tasks.code.limit=60", "tasks.arith_choice.limit=150",
+             # the baselines and the second model have their own test (baselines_campaign.py)
+             "~models.tiny_b", "~experiments.lora", "~experiments.ia3", "~experiments.eval_b",
+             "~experiments.eval_transfer"]
 
 
 def main():

@@ -204,18 +204,21 @@ class PaperMatrix : public ::testing::Test {
 const std::vector<std::string> kTrainTasks = {"gsm8k", "mbpp", "arc_easy"};
 const std::vector<std::string> kUnseenTasks = {"math", "humaneval", "arc_challenge"};
 
-void check_model_dag(const t2::Plan& plan, const std::string& model, bool full_t2) {
+// expert_suffix / eval_suffix: what a non-default expert setting adds to the ids (the 70B's experts
+// adapt half of the layers: ".../seed42/layers=0-39", evaluations ".../seed42/experts_70b.layers=0-39").
+void check_model_dag(const t2::Plan& plan, const std::string& model, bool full_t2, const std::string& expert_suffix = "",
+                     const std::string& eval_suffix = "") {
   auto ids = by_id(plan);
   const std::string dec = "decompose/" + model, s = "/seed42";
   ASSERT_TRUE(ids.count(dec)) << model;
   std::vector<std::string> experts;
   for (const auto& t : kTrainTasks) {
-    const std::string id = "train_expert/" + model + "/" + t + s;
+    const std::string id = "train_expert/" + model + "/" + t + s + expert_suffix;
     ASSERT_TRUE(ids.count(id)) << id;
     EXPECT_EQ(ids[id]->deps, std::vector<std::string>{dec});
     experts.push_back(id);
     EXPECT_TRUE(ids.at("evaluate/" + model + "/" + t + "/base" + s)->deps.empty());
-    EXPECT_EQ(ids.at("evaluate/" + model + "/" + t + "/svf" + s)->deps, (std::vector<std::string>{dec, id}));
+    EXPECT_EQ(ids.at("evaluate/" + model + "/" + t + "/svf" + s + eval_suffix)->deps, (std::vector<std::string>{dec, id}));
   }
   const std::string cls = "classifier_expert/" + model + s;
   EXPECT_EQ(ids.count(cls), full_t2 ? 1u : 0u);
@@ -224,16 +227,16 @@ void check_model_dag(const t2::Plan& plan, const std::string& model, bool full_t
   }
   for (const auto& t : kUnseenTasks) {
     EXPECT_TRUE(ids.at("evaluate/" + model + "/" + t + "/base" + s)->deps.empty());
-    auto prompt = ids.at("evaluate/" + model + "/" + t + "/t2_prompt" + s);
+    auto prompt = ids.at("evaluate/" + model + "/" + t + "/t2_prompt" + s + eval_suffix);
     std::vector<std::string> want = {dec};
     want.insert(want.end(), experts.begin(), experts.end());
     std::vector<std::string> got = prompt->deps;
     std::sort(want.begin(), want.end()), std::sort(got.begin(), got.end());
     EXPECT_EQ(got, want) << prompt->id;
     // Dispatch: code -> MBPP expert, math -> GSM8K expert, reasoning -> ARC-Easy expert (§6.1).
-    EXPECT_EQ(prompt->params.at("experts").at("math"), "train_expert/" + model + "/gsm8k" + s);
-    EXPECT_EQ(prompt->params.at("experts").at("code"), "train_expert/" + model + "/mbpp" + s);
-    EXPECT_EQ(prompt->params.at("experts").at("reasoning"), "train_expert/" + model + "/arc_easy" + s);
+    EXPECT_EQ(prompt->params.at("experts").at("math"), "train_expert/" + model + "/gsm8k" + s + expert_suffix);
+    EXPECT_EQ(prompt->params.at("experts").at("code"), "train_expert/" + model + "/mbpp" + s + expert_suffix);
+    EXPECT_EQ(prompt->params.at("experts").at("reasoning"), "train_expert/" + model + "/arc_easy" + s + expert_suffix);
     const std::string fs = "fewshot_search/" + model + "/" + t + s;
     const std::string cl = "evaluate/" + model + "/" + t + "/t2_cls" + s, few = "evaluate/" + model + "/" + t + "/t2_fewshot" + s;
     if (!full_t2) {
@@ -272,9 +275,15 @@ TEST_F(PaperMatrix, AllModelsWith70BPromptOnly) {
   EXPECT_EQ(c.find_model("llama3-70b")->tp, 8);
   check_model_dag(plan, "llama3-8b", true);
   check_model_dag(plan, "mistral-7b", true);
-  check_model_dag(plan, "llama3-70b", false);
-  const size_t full = 1 + 3 + 1 + 3 + 6 + 12, prompt_only = 1 + 3 + 6 + 6;
-  EXPECT_EQ(plan.jobs.size(), 2 * full + prompt_only);
+  check_model_dag(plan, "llama3-70b", false, "/layers=0-39", "/experts_70b.layers=0-39");
+  // Beyond the SVF / T² part checked above, the baselines, ablations and transfer
+  // (tests/coordinator/plan/paper_all_matrix.py checks every table's rows): train_expert 3 x 3 + 3
+  // Table 4 SVF rows; train_peft LoRA 2 x 3 (not the 70B: train_peft under TP is not built), IA3 3,
+  // DoRA 3, LoRA policy gradient, LoRA MLP+attention; fewshot 2 x 3 + 3 cross-model; evaluate
+  // Table 1 24, Table 2 26 + 6, Table 7 8, Table 4 14, Table 9 6, Table 5 9.
+  const std::map<std::string, size_t> kinds = {{"decompose", 3},      {"train_expert", 12},   {"train_peft", 14},
+                                               {"classifier_expert", 2}, {"fewshot_search", 9}, {"evaluate", 93}};
+  EXPECT_EQ(plan.count_by_kind(), kinds);
   // Topological: every dependency comes earlier.
   std::set<std::string> seen;
   for (const auto& j : plan.jobs) {
@@ -338,7 +347,8 @@ TEST(Registry, ListsNamesAndRejectsDuplicates) {
   EXPECT_EQ(t2::task_kinds().names(),
             (std::vector<std::string>{"gsm8k", "math", "mbpp", "humaneval", "arc_easy", "arc_challenge", "cls", "user"}));
   EXPECT_EQ(t2::experiment_kinds().names(),
-            (std::vector<std::string>{"decompose", "train_expert", "classifier_expert", "fewshot_search", "evaluate"}));
+            (std::vector<std::string>{"decompose", "train_expert", "train_peft", "classifier_expert", "fewshot_search",
+                                      "evaluate"}));
   t2::Registry<int> r("widget");
   r.add("alpha", 1);
   EXPECT_THROW(r.add("alpha", 2), t2::Error);
