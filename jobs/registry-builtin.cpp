@@ -155,8 +155,10 @@ std::vector<ParamSpec> peft_params() {
                          "attn: the method's attention targets (LoRA/DoRA q,v; IA3 k,v,down as PEFT); all: "
                          "also gate, up and down (Table 4 row 7)"));
   for (auto& s : reinforce_params()) {
+    // SVF-only keys; micro_batch and recompute are the SVF gradient item's (peft_grad scores its shard whole)
     static const std::set<std::string> svf_only = {"kl_coef",  "kl_direction", "init_mean", "init_std",
-                                                   "max_mult", "modules",      "z_dtype",   "layers"};
+                                                   "max_mult", "modules",      "z_dtype",   "layers",
+                                                   "micro_batch", "recompute"};
     if (svf_only.count(s.name)) continue;
     if (s.name == "lr") s.default_value = 5e-4, s.doc = "learning rate (paper sweeps 2e-6 .. 5e-4)";
     if (s.name == "clip") s.doc = "gradient-norm clip on the adapter (paper: 1e-3 or 1.0; null: none)";

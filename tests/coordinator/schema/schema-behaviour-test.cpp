@@ -70,6 +70,21 @@ Probe reader(const std::string& source_file, const std::string& needle) { return
 //   {"experiments.<kind>.<key>", plan({"experiments.<an experiment of that kind>.<key>=A"}, {"...=B"})},
 // (use task(...) for task keys, submit(...) for slurm keys; a new experiment kind passes its
 // experiment as the third argument of plan(), e.g. plan({...}, {...}, "  - {name: p, kind: NEW, tasks: [gsm8k]}")).
+// train_peft experiments: p (policy gradient, so the rollout and reward keys apply), and one adapter
+// per method for evaluate's lora/ia3/dora keys (a and b name different experiments of that method).
+const char* kPeft = "  - {name: p, kind: train_peft, tasks: [gsm8k], objective: policy_gradient}";
+const char* kPeftEval =
+    "  - {name: pl, kind: train_peft, method: lora, tasks: [gsm8k]}\n"
+    "  - {name: pl2, kind: train_peft, method: lora, tasks: [arc_easy]}\n"
+    "  - {name: pi, kind: train_peft, method: ia3, tasks: [gsm8k]}\n"
+    "  - {name: pi2, kind: train_peft, method: ia3, tasks: [arc_easy]}\n"
+    "  - {name: pd, kind: train_peft, method: dora, tasks: [gsm8k]}\n"
+    "  - {name: pd2, kind: train_peft, method: dora, tasks: [arc_easy]}\n"
+    "  - {name: evalp, kind: evaluate, models: [m], tasks: [gsm8k], methods: [lora, ia3, dora], lora: pl, ia3: pi, "
+    "dora: pd}";
+// an evaluation of SVF experts alone (expert_task, transfer_from and sigma_order apply to it)
+const char* kEvalSvf = "  - {name: evsvf, kind: evaluate, models: [m], tasks: [mbpp], methods: [svf], experts: experts}";
+
 const std::map<std::string, Probe>& probes() {
   static const std::map<std::string, Probe> p = {
       // top level
@@ -155,6 +170,30 @@ const std::map<std::string, Probe>& probes() {
       {"experiments.evaluate.batch_size", plan({}, {"experiments.eval.batch_size=8"})},
       {"experiments.evaluate.limit", plan({}, {"experiments.eval.limit=5"})},
       {"experiments.evaluate.temperature", plan({}, {"experiments.eval.temperature=0.7"})},
+      {"experiments.decompose.layers", plan({}, {"experiments.dec.layers=0-3"})},
+      {"experiments.train_expert.objective", plan({}, {"experiments.experts.objective=next_token"})},
+      {"experiments.train_expert.layers", plan({}, {"experiments.experts.layers=0-3"})},
+      {"experiments.classifier_expert.layers", plan({}, {"experiments.clsx.layers=0-3"})},
+      {"experiments.train_peft.models", plan({}, {"experiments.p.models=[m]"}, kPeft)},
+      {"experiments.train_peft.tasks", plan({}, {"experiments.p.tasks=[gsm8k, arc_easy]"}, kPeft)},
+      {"experiments.train_peft.method", plan({}, {"experiments.p.method=ia3"}, kPeft)},
+      {"experiments.train_peft.objective", plan({}, {"experiments.p.objective=next_token"}, kPeft)},
+      {"experiments.train_peft.r", plan({}, {"experiments.p.r=8"}, kPeft)},
+      {"experiments.train_peft.alpha", plan({}, {"experiments.p.alpha=16"}, kPeft)},
+      {"experiments.train_peft.dropout", plan({}, {"experiments.p.dropout=0.1"}, kPeft)},
+      {"experiments.train_peft.modules", plan({}, {"experiments.p.modules=all"}, kPeft)},
+      {"experiments.fewshot_search.transfer_from", plan({}, {"experiments.few2.transfer_from=m2"})},
+      {"experiments.fewshot_search.sigma_order",
+       plan({"experiments.few2.transfer_from=m2"}, {"experiments.few2.transfer_from=m2", "experiments.few2.sigma_order=shuffled"})},
+      {"experiments.evaluate.lora", plan({}, {"experiments.evalp.lora=pl2"}, kPeftEval)},
+      {"experiments.evaluate.ia3", plan({}, {"experiments.evalp.ia3=pi2"}, kPeftEval)},
+      {"experiments.evaluate.dora", plan({}, {"experiments.evalp.dora=pd2"}, kPeftEval)},
+      {"experiments.evaluate.label", plan({}, {"experiments.evalfew.label=mine"})},
+      {"experiments.evaluate.expert_task", plan({}, {"experiments.evsvf.expert_task=gsm8k"}, kEvalSvf)},
+      {"experiments.evaluate.transfer_from", plan({}, {"experiments.evsvf.transfer_from=m2"}, kEvalSvf)},
+      {"experiments.evaluate.sigma_order",
+       plan({"experiments.evsvf.transfer_from=m2"}, {"experiments.evsvf.transfer_from=m2", "experiments.evsvf.sigma_order=shuffled"},
+            kEvalSvf)},
       // slurm
       {"slurm.partition", submit({}, {"slurm.partition=gpu"})},
       {"slurm.account", submit({}, {"slurm.account=lab"})},
@@ -202,16 +241,17 @@ const std::map<std::string, std::string>& reinforce_values() {
 std::optional<Probe> probe_of(const std::string& key) {
   auto it = probes().find(key);
   if (it != probes().end()) return it->second;
-  for (const char* kind : {"train_expert", "classifier_expert"}) {
+  for (const char* kind : {"train_expert", "classifier_expert", "train_peft"}) {
     const std::string prefix = std::string("experiments.") + kind + ".";
     if (key.rfind(prefix, 0) != 0) continue;
     auto v = reinforce_values().find(key.substr(prefix.size()));
     if (v == reinforce_values().end()) return std::nullopt;
-    const std::string x = std::string(kind) == "train_expert" ? "experts" : "clsx";
+    const std::string k = kind;
+    const std::string x = k == "train_expert" ? "experts" : k == "classifier_expert" ? "clsx" : "p";
     std::vector<std::string> b = {"experiments." + x + "." + v->first + "=" + v->second};
     // several samples of one prompt need sampled rollouts (greedy ones are identical: refused)
     if (v->first == "samples_per_prompt") b.push_back("experiments." + x + ".rollout=sample");
-    return plan({}, b);
+    return k == "train_peft" ? plan({}, b, kPeft) : plan({}, b);
   }
   return std::nullopt;
 }
@@ -335,7 +375,8 @@ class SchemaBehaviour : public ::testing::Test {
         for (const auto& o : subst(overrides)) args.push_back(o);
         args.push_back("--json");
         auto r = test::run_t2(args);
-        EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+        // 1: printed, but something does not fit (a smaller gpu_memory_gb does that on purpose)
+        EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.out << r.err;
         return r.out;
       }
       case Effect::submit: {
