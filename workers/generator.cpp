@@ -2,6 +2,7 @@
 // for every unfinished sequence. Finished sequences are dropped from the batch (and the cache, in
 // place), so a batch with one long answer does not pay for the short ones. The cache is kept by the
 // model for the next call.
+#include <limits>
 #include <set>
 
 #include "core/check.h"
@@ -84,13 +85,19 @@ std::vector<Generation> Model::generate(const std::vector<std::vector<int32_t>>&
     // brings the logits to the host (the sampler runs on host doubles, the same on every TP rank).
     torch::Tensor lg = logits(last);
     if (lg.scalar_type() != torch::kFloat) lg = lg.to(torch::kFloat);
-    torch::Tensor lse = torch::logsumexp(lg, -1);
     const int64_t rows = lg.size(0), V = lg.size(1);
     std::vector<int32_t> chosen(static_cast<size_t>(rows));
     std::vector<float> chosen_lp(static_cast<size_t>(rows));
     if (greedy) {
-      torch::Tensor tok = lg.argmax(-1);
-      torch::Tensor lp = lg.gather(1, tok.unsqueeze(1)).squeeze(1) - lse;
+      // One pass gives the maximum and its first index (argmax's choice, ties to the lowest id); the
+      // log-sum-exp reuses that maximum and the logits' own buffer: the operations of
+      // torch::logsumexp (max + log Σ exp(x − max), an infinite max taken as 0), so the same bits,
+      // without its second max pass, the argmax pass, the gather and a [rows, V] temporary.
+      auto [mx, tok] = lg.max(-1, /*keepdim=*/true);
+      torch::Tensor shift = mx.masked_fill(mx.abs() == std::numeric_limits<float>::infinity(), 0);
+      torch::Tensor lse = lg.sub_(shift).exp_().sum(-1).log_().add_(shift.squeeze(1));
+      torch::Tensor lp = mx.squeeze(1) - lse;
+      tok = tok.squeeze(1);
       torch::Tensor both = torch::stack({tok.to(torch::kDouble), lp.to(torch::kDouble)}).to(torch::kCPU).contiguous();
       const double* p = both.data_ptr<double>();
       for (int64_t r = 0; r < rows; ++r) {
@@ -98,6 +105,7 @@ std::vector<Generation> Model::generate(const std::vector<std::vector<int32_t>>&
         chosen_lp[static_cast<size_t>(r)] = static_cast<float>(p[rows + r]);
       }
     } else {
+      torch::Tensor lse = torch::logsumexp(lg, -1);
       torch::Tensor host = lg.to(torch::kCPU).contiguous(), lse_host = lse.to(torch::kCPU).contiguous();
       for (int64_t r = 0; r < rows; ++r) {
         const float* row = host.data_ptr<float>() + r * V;

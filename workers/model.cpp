@@ -288,6 +288,11 @@ torch::Tensor Model::apply_linear(const Linear& l, const torch::Tensor& x, const
 
 torch::Tensor Model::rms_norm(const torch::Tensor& x, const torch::Tensor& w) const {
   torch::Tensor xf = x.scalar_type() == torch::kFloat ? x : x.to(torch::kFloat);
+  if (!torch::GradMode::is_enabled() && dtype_ == torch::kFloat) {
+    // outside autograd: the same operations, on the temporaries in place (no new buffer per op)
+    torch::Tensor y = xf * xf.pow(2).mean(-1, /*keepdim=*/true).add_(cfg_.rms_norm_eps).rsqrt_();
+    return y.mul_(w);
+  }
   torch::Tensor y = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + cfg_.rms_norm_eps);
   return w * (y.scalar_type() == dtype_ ? y : y.to(dtype_));
 }
@@ -302,8 +307,44 @@ torch::Tensor Model::embed(const torch::Tensor& ids) {
 
 namespace {
 
+// x [B, H, T, D] rotated in one pass for fp32 CPU tensors outside autograd (cos, sin [B, 1, T, D/2]):
+// the same float operations as the tensor expression in rope() (each product rounded, then the sum;
+// the build targets baseline x86-64, so nothing is contracted into an FMA), without its seven
+// temporaries. Returns an undefined tensor when it does not apply.
+torch::Tensor rope_fp32(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  if (x.dim() != 4 || !x.device().is_cpu() || x.scalar_type() != torch::kFloat || x.stride(3) != 1) return {};
+  if (torch::GradMode::is_enabled() && x.requires_grad()) return {};
+  const int64_t B = x.size(0), H = x.size(1), T = x.size(2), D = x.size(3), h2 = D / 2;
+  for (const auto* t : {&cos, &sin})
+    if (!t->device().is_cpu() || t->scalar_type() != torch::kFloat || !t->is_contiguous() || t->dim() != 4 ||
+        t->size(0) != B || t->size(1) != 1 || t->size(2) != T || t->size(3) != h2)
+      return {};
+  torch::Tensor out = torch::empty({B, H, T, D}, x.options());
+  const float* xp = x.data_ptr<float>();
+  const float* cp = cos.data_ptr<float>();
+  const float* sp = sin.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  const int64_t s0 = x.stride(0), s1 = x.stride(1), s2 = x.stride(2);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t hd = 0; hd < H; ++hd)
+      for (int64_t t = 0; t < T; ++t) {
+        const float* x1 = xp + b * s0 + hd * s1 + t * s2;
+        const float* x2 = x1 + h2;
+        const float* c = cp + (b * T + t) * h2;
+        const float* s = sp + (b * T + t) * h2;
+        float* o = op + ((b * H + hd) * T + t) * D;
+        for (int64_t i = 0; i < h2; ++i) {
+          const float a = x1[i] * c[i], bb = x2[i] * s[i], cc = x2[i] * c[i], dd = x1[i] * s[i];
+          o[i] = a - bb;
+          o[h2 + i] = cc + dd;
+        }
+      }
+  return out;
+}
+
 // HF convention: dimension i pairs with i + head_dim/2.
 torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  if (torch::Tensor r = rope_fp32(x, cos, sin); r.defined()) return r;
   const int64_t h = x.size(-1) / 2;
   torch::Tensor x1 = x.narrow(-1, 0, h), x2 = x.narrow(-1, h, h);
   return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
@@ -319,19 +360,19 @@ torch::Tensor Model::attention(const Layer& L, int64_t layer, const torch::Tenso
   torch::Tensor q, k, v;
   if (L.qkv_weight.defined() && !L.q->adapter && !L.k->adapter && !L.v->adapter) {
     torch::Tensor qkv = rows_times_weight(hc.reshape({-1, hc.size(-1)}), L.qkv_weight, L.qkv_bias);
-    q = qkv.narrow(1, 0, Hl * D);
-    k = qkv.narrow(1, Hl * D, KVl * D);
-    v = qkv.narrow(1, (Hl + KVl) * D, KVl * D);
+    // q and k are adjacent columns: rotated together, one pass instead of two
+    torch::Tensor qk = rope(qkv.narrow(1, 0, (Hl + KVl) * D).view({B, T, Hl + KVl, D}).transpose(1, 2), cos, sin);
+    q = qk.narrow(1, 0, Hl);
+    k = qk.narrow(1, Hl, KVl);
+    v = qkv.narrow(1, (Hl + KVl) * D, KVl * D).view({B, T, KVl, D}).transpose(1, 2);
   } else {
     q = apply_linear(*L.q, hc, row_of);
     k = apply_linear(*L.k, hc, row_of);
     v = apply_linear(*L.v, hc, row_of);
+    q = rope(q.reshape({B, T, Hl, D}).transpose(1, 2), cos, sin);
+    k = rope(k.reshape({B, T, KVl, D}).transpose(1, 2), cos, sin);
+    v = v.reshape({B, T, KVl, D}).transpose(1, 2);
   }
-  q = q.reshape({B, T, Hl, D}).transpose(1, 2);
-  k = k.reshape({B, T, KVl, D}).transpose(1, 2);
-  v = v.reshape({B, T, KVl, D}).transpose(1, 2);
-  q = rope(q, cos, sin);
-  k = rope(k, cos, sin);
   torch::Tensor K = k, V = v;
   if (cache) std::tie(K, V) = cache->append(layer, k, v);
   const int64_t S = K.size(2), G = Hl / KVl;
@@ -416,17 +457,24 @@ torch::Tensor Model::layer_forward(int64_t li, const torch::Tensor& x_in, const 
                                    const torch::Tensor& row_of) {
   const Layer& L = layers_[static_cast<size_t>(li)];
   const int64_t B = x_in.size(0), T = x_in.size(1);
-  torch::Tensor x = x_in + attention(L, li, rms_norm(x_in, L.input_norm), cos, sin, mask, cache, row_of);
+  // Outside autograd the residual sums and the SwiGLU product go into the fresh outputs of the
+  // products in place (a + b == b + a exactly): no new buffer per element-wise op.
+  const bool inplace = !torch::GradMode::is_enabled();
+  torch::Tensor a = attention(L, li, rms_norm(x_in, L.input_norm), cos, sin, mask, cache, row_of);
+  torch::Tensor x = inplace && a.sizes() == x_in.sizes() && a.scalar_type() == x_in.scalar_type() ? a.add_(x_in)
+                                                                                                 : x_in + a;
   torch::Tensor h = tp_copy_to(rms_norm(x, L.post_norm), comm_);
   torch::Tensor m;
   if (L.gate_up_weight.defined() && !L.gate->adapter && !L.up->adapter) {
     torch::Tensor gu = rows_times_weight(h.reshape({-1, h.size(-1)}), L.gate_up_weight, {});
-    m = (torch::silu(gu.narrow(1, 0, inter_local_)) * gu.narrow(1, inter_local_, inter_local_))
-            .view({B, T, inter_local_});
+    torch::Tensor g = torch::silu(gu.narrow(1, 0, inter_local_)), u = gu.narrow(1, inter_local_, inter_local_);
+    m = (inplace ? g.mul_(u) : g * u).view({B, T, inter_local_});
   } else {
-    m = torch::silu(apply_linear(*L.gate, h, row_of)) * apply_linear(*L.up, h, row_of);
+    torch::Tensor g = torch::silu(apply_linear(*L.gate, h, row_of)), u = apply_linear(*L.up, h, row_of);
+    m = inplace ? g.mul_(u) : g * u;
   }
-  return x + apply_linear(*L.down, m, row_of);
+  torch::Tensor d = apply_linear(*L.down, m, row_of);
+  return inplace && d.sizes() == x.sizes() && d.scalar_type() == x.scalar_type() ? d.add_(x) : x + d;
 }
 
 void Model::set_layer_recompute(bool on, torch::Tensor params) {
