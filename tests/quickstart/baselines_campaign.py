@@ -353,6 +353,7 @@ def tp2(work):
     campaign = tp2_campaign(work)
     p = run_t2(work, run, np_=3, campaign=campaign)
     check(p.returncode == 0, f"mpirun -np 3 at tp 2 exit {p.returncode}", p)
+    check("1 group(s) x tp 2" in p.stderr, "the run was not placed as one worker group at tp 2", p)
     ref = os.path.join(work, "reference")
     for job in ("train_peft/tiny/arith/lora/seed1", "train_peft/tiny/arith/ia3/seed1"):
         got_dir, want_dir = os.path.join(job_dir(run, job), "adapter"), os.path.join(job_dir(ref, job), "adapter")
@@ -367,10 +368,11 @@ def tp2(work):
         for k, w in want.items():
             g = got[k]
             check(g.shape == w.shape, f"{job}: {k} has shape {g.shape} at tp 2, {w.shape} at tp 1")
-            scale = max(float(np.abs(w).max()), 1e-30)
-            rel = float(np.abs(g - w).max()) / scale
+            # relative to the tensor's norm: Adam divides by sqrt(v), so an entry whose gradients are
+            # near 0 carries the summation-order noise of TP's all-reduces at full step size
+            rel = float(np.linalg.norm(g - w)) / max(float(np.linalg.norm(w)), 1e-30)
             worst = max(worst, rel)
-            check(rel <= 1e-5, f"{job}: {k} differs from the tp 1 run by {rel:.3g} of its largest value")
+            check(rel <= 1e-5, f"{job}: {k} differs from the tp 1 run by {rel:.3g} (relative, norm)")
             # LoRA's B starts at 0, IA3's l at 1 (A starts random, so it says nothing of training)
             if k.endswith("lora_B.weight"):
                 moved += int(np.any(w != 0))
@@ -378,7 +380,7 @@ def tp2(work):
                 moved += int(np.any(w != 1))
         # not a comparison of two untrained (identity) adapters
         check(moved > 0, f"{job}: every B / l is still at its initial value")
-        print(f"{job}: {len(want)} tensors ({moved} trained) equal the tp 1 run's within {worst:.2e} relative")
+        print(f"{job}: {len(want)} tensors ({moved} trained) equal the tp 1 run's within {worst:.2e} relative (norm)")
 
 
 def refuse(work):
