@@ -496,7 +496,7 @@ class EvaluateDriver : public RoundDriver {
 //   next_token       per step: `svf_next_token` / `peft_grad` items on the solutions; each returns the
 //                    sum over its shard and its token count, and the coordinator divides the sum of
 //                    the shards (in shard order) by the batch's tokens.
-// The coordinator holds the values (z, or the adapter's flat parameters in PeftTrainer's order) and
+// The coordinator holds the values (z, or the adapter's full flat parameters in PeftTrainer's order, at any TP) and
 // the optimizer in a ReinforceState either way, so data order, checkpoints, exact resume and the
 // best-on-validation choice are the same code. A PEFT adapter starts from a `peft_init` item (PEFT's
 // seeded initialisation needs the model) and ends as a `peft_save` item that writes the chosen
@@ -514,8 +514,6 @@ class TrainDriver : public RoundDriver {
     peft_ = job_.kind == "train_peft";
     next_token_ = P.value("objective", std::string(peft_ ? "next_token" : "policy_gradient")) == "next_token";
     if (peft_) {
-      T2_CHECK_AS(NotAvailable, sh_.opt.tp == 1, "{}: train_peft under tensor parallelism (tp {}) is not built in t2 run",
-                  job_.id, sh_.opt.tp);
       peft_settings_ = {{"method", job_.method}, {"objective", next_token_ ? "next_token" : "policy_gradient"},
                         {"r", P.value("r", int64_t{16})}, {"alpha", P.value("alpha", 32.0)},
                         {"dropout", P.value("dropout", 0.05)}, {"modules", P.value("modules", std::string("attn"))},

@@ -343,12 +343,6 @@ int run_campaign(const std::string& file, const CampaignRunOptions& o) {
   }
   check_same_snapshots(c);  // every rank: each exits 2 alike, none waits on a coordinator that left
   check_transfer_shapes(c, plan);
-  // train_peft exchanges unsharded adapter values between coordinator and workers: one rank per group
-  for (const auto& j : plan.jobs)
-    if (j.kind == "train_peft" && c.find_model(j.model)->tp > 1)
-      throw NotAvailable(fmt::format("{}: job {} trains a {} adapter of model {} (tp {}): train_peft under tensor "
-                                     "parallelism is not built in t2 run yet (tp 1 models only)",
-                                     c.file, j.id, j.method, j.model, c.find_model(j.model)->tp));
   const std::vector<int> tps = campaign_tps(c);
   const DeviceInfo di = device_info();
   WorldLayout::Request req;

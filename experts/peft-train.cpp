@@ -10,6 +10,51 @@
 #include "workers/tp-collectives.h"
 
 namespace t2 {
+namespace {
+
+// How one trainable tensor of this rank relates to the full one: sharded along `dim` (its
+// [offset, offset + local) slice) or, dim -1, replicated.
+struct ShardOf {
+  std::vector<int64_t> full;
+  int64_t dim = -1, offset = 0, local = 0;
+};
+
+ShardOf shard_along(std::vector<int64_t> full, int64_t dim, int64_t features, int64_t offset, int64_t local) {
+  ShardOf s;
+  s.full = std::move(full);
+  if (local != features) {
+    s.dim = dim;
+    s.offset = offset;
+    s.local = local;
+  }
+  return s;
+}
+
+// parameters() order (peft-adapter.cpp): per LoRA module A [r, in], B [out, r], DoRA m [out]; then IA3 l.
+std::vector<ShardOf> shards_of(const PeftAttached& a) {
+  std::vector<ShardOf> out;
+  for (const auto& [_, l] : a.lora) {
+    const auto& i = l->info();
+    const int64_t r = l->factors().A.size(0);
+    out.push_back(shard_along({r, i.in_features}, 1, i.in_features, i.in_offset, i.in_local));
+    out.push_back(shard_along({i.out_features, r}, 0, i.out_features, i.out_offset, i.out_local));
+    if (l->factors().dora()) out.push_back(shard_along({i.out_features}, 0, i.out_features, i.out_offset, i.out_local));
+  }
+  for (const auto& [_, v] : a.ia3) {
+    const auto& i = v->info();
+    out.push_back(v->vector().feedforward ? shard_along({i.in_features}, 0, i.in_features, i.in_offset, i.in_local)
+                                          : shard_along({i.out_features}, 0, i.out_features, i.out_offset, i.out_local));
+  }
+  return out;
+}
+
+int64_t numel_of(const std::vector<int64_t>& sizes) {
+  int64_t n = 1;
+  for (auto s : sizes) n *= s;
+  return n;
+}
+
+}  // namespace
 
 PeftObjective parse_peft_objective(const std::string& s) {
   if (s == "next_token") return PeftObjective::next_token;
@@ -196,5 +241,55 @@ void PeftTrainer::load_state(const std::string& bytes) {
 }
 
 PeftAdapter PeftTrainer::adapter() const { return attached_.gather(model_, config_); }
+
+int64_t PeftTrainer::num_full_parameters() const {
+  int64_t n = 0;
+  for (const auto& s : shards_of(attached_)) n += numel_of(s.full);
+  return n;
+}
+
+std::vector<float> PeftTrainer::full_parameters() const { return full_grad(flat_parameters()); }
+
+void PeftTrainer::set_full_parameters(const std::vector<float>& full, int64_t step) {
+  T2_CHECK(static_cast<int64_t>(full.size()) == num_full_parameters(), "PEFT values: {} for an adapter of {}",
+           full.size(), num_full_parameters());
+  std::vector<float> local;
+  local.reserve(static_cast<size_t>(num_parameters()));
+  size_t off = 0;
+  for (const auto& s : shards_of(attached_)) {
+    auto t = torch::from_blob(const_cast<float*>(full.data() + off), s.full, torch::kFloat);
+    if (s.dim >= 0) t = t.narrow(s.dim, s.offset, s.local);
+    t = t.contiguous();
+    local.insert(local.end(), t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+    off += static_cast<size_t>(numel_of(s.full));
+  }
+  set_parameters(local, step);
+}
+
+std::vector<float> PeftTrainer::full_grad(const std::vector<float>& local) const {
+  T2_CHECK(static_cast<int64_t>(local.size()) == num_parameters(), "PEFT gradient has {} values, the adapter {}",
+           local.size(), num_parameters());
+  Communicator* comm = model_.tp_comm();
+  auto params = attached_.parameters();
+  auto shards = shards_of(attached_);
+  std::vector<float> out;
+  out.reserve(static_cast<size_t>(num_full_parameters()));
+  size_t off = 0;
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto t = torch::from_blob(const_cast<float*>(local.data() + off), params[i].sizes(), torch::kFloat).clone();
+    off += static_cast<size_t>(params[i].numel());
+    const auto& s = shards[i];
+    if (s.dim >= 0) {  // every rank's slice, in rank order (the layout lora_shard / ia3_shard cut)
+      torch::NoGradGuard ng;
+      t = s.dim == t.dim() - 1 ? tp_gather_from(t.contiguous(), comm)
+                               : tp_gather_from(t.t().contiguous(), comm).t().contiguous();
+    }
+    T2_CHECK(t.numel() == numel_of(s.full), "PEFT parameter {}: gathered {} values, the full tensor has {}", i,
+             t.numel(), numel_of(s.full));
+    t = t.contiguous();
+    out.insert(out.end(), t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+  }
+  return out;
+}
 
 }  // namespace t2

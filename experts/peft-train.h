@@ -71,6 +71,16 @@ class PeftTrainer {
   // The adapter as full (gathered) tensors, for write_peft.
   PeftAdapter adapter() const;
 
+  // The same values unsharded, for a campaign's coordinator, which holds the full adapter and its
+  // optimizer state whatever the model's TP: flat in parameters() order with every tensor full. Under
+  // TP every rank of the group calls these together (they gather); at TP 1 they equal the local ones.
+  int64_t num_full_parameters() const;
+  std::vector<float> full_parameters() const;
+  // This rank's shards of full values (the same layout as lora_shard / ia3_shard).
+  void set_full_parameters(const std::vector<float>& full, int64_t step);
+  // A grad() result (this rank's shards; replicated parts already summed over the group) made full.
+  std::vector<float> full_grad(const std::vector<float>& local) const;
+
  private:
   void set_flat(const std::vector<float>& flat);
   Model& model_;

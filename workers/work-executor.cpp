@@ -154,7 +154,8 @@ struct WorkExecutor::Impl {
                                                    OptimizerConfig{}, seed);
       peft_key = key;
     }
-    if (in.has("peft")) peft_trainer->set_parameters(in.floats("peft"), in.meta.value("step", int64_t{0}));
+    // the coordinator's values are full: each rank of a TP group takes its shards
+    if (in.has("peft")) peft_trainer->set_full_parameters(in.floats("peft"), in.meta.value("step", int64_t{0}));
     return *peft_trainer;
   }
 
@@ -439,13 +440,11 @@ struct WorkExecutor::Impl {
 
   // The initial values of a train_peft job's adapter (PEFT's initialisation, seeded).
   std::string do_peft_init(const WorkItem&, const Payload& in) {
-    T2_CHECK_AS(NotAvailable, !place.tp_comm || place.tp_comm->size() == 1,
-                "train_peft in a campaign under tensor parallelism (tp > 1) is not built yet");
     drop_peft();  // a fresh trainer: a cached one of the same settings holds another job's values
     PeftTrainer& t = peft_with_params(in);
     Payload out;
-    out.meta = {{"parameters", t.num_parameters()}};
-    out.floats("params", t.flat_parameters());
+    out.meta = {{"parameters", t.num_full_parameters()}};
+    out.floats("params", t.full_parameters());  // unsharded: the coordinator keeps the whole adapter
     return pack_payload(out);
   }
 
@@ -453,8 +452,6 @@ struct WorkExecutor::Impl {
   // (targets: the rollouts, with their advantages). Sums over the shard (batch_count 1, or the whole
   // batch's sample count for policy_gradient); "count" lets the coordinator normalise next_token.
   std::string do_peft_grad(const WorkItem& item, const Payload& in) {
-    T2_CHECK_AS(NotAvailable, !place.tp_comm || place.tp_comm->size() == 1,
-                "train_peft in a campaign under tensor parallelism (tp > 1) is not built yet");
     PeftTrainer& t = peft_with_params(in);
     const bool pg = in.meta.at("peft").value("objective", std::string("next_token")) == "policy_gradient";
     std::vector<std::vector<int32_t>> prompts, targets;
@@ -474,7 +471,7 @@ struct WorkExecutor::Impl {
     auto g = t.grad(shard, in.meta.value("batch_count", int64_t{1}), static_cast<int>(in.meta.value("shard", int64_t{0})));
     Payload out;
     out.meta = {{"loss", g.loss}, {"count", count}, {"samples", static_cast<int64_t>(shard.size())}};
-    out.floats("grad", g.grad);
+    out.floats("grad", t.full_grad(g.grad));  // the group's shards gathered (every rank takes part)
     return pack_payload(out);
   }
 

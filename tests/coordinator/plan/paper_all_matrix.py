@@ -77,11 +77,10 @@ def main():
     # Table 1: base, LoRA, SVF on the training tasks, all three models
     for m in models:
         for t in train:
-            # the 70B's experts carry "experts_70b.layers=0-39"; its LoRA (train_peft under TP) is not built
-            for meth in ("base", "svf") if m == "llama3-70b" else ("base", "lora", "svf"):
+            # the 70B's experts carry "experts_70b.layers=0-39"; its LoRA trains under TP 8
+            for meth in ("base", "lora", "svf"):
                 one(f"evaluate/{m}/{t}/{meth}/{s}")
-            if m != "llama3-70b":
-                need(f"train_peft/{m}/{t}/lora/{s}")
+            need(f"train_peft/{m}/{t}/lora/{s}")
             if m != "llama3-70b":
                 need(f"train_expert/{m}/{t}/{s}")
     # Table 2: base, prompt on every unseen task; cls and few-shot for 8B and Mistral; LoRA where a

@@ -4,6 +4,7 @@
 // policy-gradient objective moves the adapter toward high-advantage completions.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <thread>
 
@@ -222,6 +223,74 @@ TEST(PeftTrain, TensorParallelStepsEqualOneRank) {
         }
       }
       for (const auto& [n, v] : ref.ia3) EXPECT_LE((a.ia3.at(n).l - v.l).abs().max().item<double>(), 1e-5) << n;
+    }
+  }
+}
+
+// A campaign's coordinator holds the full adapter at any TP: at TP 2 each rank takes its shards of
+// full values (set_full_parameters), gives them back whole (full_parameters) and answers a shard's
+// gradient whole (full_grad), equal to TP 1's, for every method on column- and row-parallel layers.
+TEST(PeftTrain, FullValuesUnderTensorParallelEqualOneRank) {
+  const std::string dir = test::make_fixture("peft-train", kArgs);
+  auto batch = data(4, 6);
+  const int64_t count = PeftTrainer::batch_count(batch, PeftObjective::next_token);
+  for (auto method : {PeftMethod::lora, PeftMethod::dora, PeftMethod::ia3}) {
+    PeftConfig c;
+    c.method = method;
+    c.r = 4;
+    c.lora_alpha = 8;
+    c.lora_dropout = 0;  // dropout masks differ with the shard shapes of a row-parallel input
+    c.target_modules = {"q_proj", "v_proj", "o_proj", "up_proj", "down_proj"};
+    if (method == PeftMethod::ia3) c.feedforward_modules = {"o_proj", "down_proj"};
+    auto one = Model::load(dir, {});
+    auto init = peft_init(*one, c, 4);
+    std::vector<float> full, ref_grad;
+    {
+      PeftTrainer t(*one, init, PeftObjective::next_token, adam(1e-2), 1);
+      EXPECT_EQ(t.num_full_parameters(), t.num_parameters());
+      full = t.full_parameters();
+      EXPECT_EQ(full, t.flat_parameters());
+      torch::manual_seed(3);  // values away from the identity, so every factor has a gradient
+      auto noise = torch::randn({static_cast<int64_t>(full.size())}, torch::kFloat);
+      for (size_t i = 0; i < full.size(); ++i) full[i] += 0.05f * noise[static_cast<int64_t>(i)].item<float>();
+      t.set_full_parameters(full, 0);
+      ref_grad = t.full_grad(t.grad(batch, count).grad);
+    }
+    double scale = 0;
+    for (float g : ref_grad) scale = std::max(scale, std::abs(static_cast<double>(g)));
+    ASSERT_GT(scale, 0);
+    std::vector<std::vector<float>> back(2), grads(2);
+    std::vector<int64_t> local(2);
+    auto group = std::make_shared<test::ThreadGroup>(2);
+    std::vector<std::thread> threads;
+    std::vector<std::exception_ptr> errors(2);
+    for (int r = 0; r < 2; ++r)
+      threads.emplace_back([&, r] {
+        try {
+          test::ThreadCommunicator comm(group, r);
+          LoadOptions lo;
+          lo.tp_comm = &comm;
+          auto m = Model::load(dir, lo);
+          PeftTrainer t(*m, peft_init(*m, c, 4), PeftObjective::next_token, adam(1e-2), 1);
+          t.set_full_parameters(full, 0);
+          local[static_cast<size_t>(r)] = t.num_parameters();
+          back[static_cast<size_t>(r)] = t.full_parameters();
+          grads[static_cast<size_t>(r)] = t.full_grad(t.grad(batch, count).grad);
+        } catch (...) {
+          errors[static_cast<size_t>(r)] = std::current_exception();
+        }
+      });
+    for (auto& t : threads) t.join();
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
+    for (size_t r = 0; r < 2; ++r) {
+      EXPECT_LT(local[r], static_cast<int64_t>(full.size())) << peft_method_name(method) << ": nothing sharded";
+      EXPECT_EQ(back[r], full) << peft_method_name(method) << " rank " << r;
+      ASSERT_EQ(grads[r].size(), ref_grad.size());
+      double worst = 0;
+      for (size_t i = 0; i < ref_grad.size(); ++i)
+        worst = std::max(worst, std::abs(static_cast<double>(grads[r][i]) - ref_grad[i]));
+      EXPECT_LE(worst, 1e-5 * scale) << peft_method_name(method) << " rank " << r;
     }
   }
 }
