@@ -217,6 +217,7 @@ DecomposeReport decompose_model(const std::string& model_dir, const DecomposeOpt
   for (auto& th : pool) th.join();
   if (failure) std::rethrow_exception(failure);
 
+  if (!opt.assemble) return rep;
   for (size_t i = 0; i < names.size(); ++i)
     if (!path_exists(part_path(rep.out_dir, i))) return rep;  // other ranks still working
 

@@ -32,6 +32,8 @@ struct DecomposeOptions {
   bool fp64 = false;              // SVD in float64 (factors stored as float64)
   int threads = 1;                // matrices decomposed in parallel
   int rank = 0, world = 1;        // this process computes matrices i with i % world == rank
+  bool assemble = true;           // false: write only this rank's parts (one rank assembles later; two
+                                  // ranks assembling at once would remove parts/ under each other)
 };
 
 struct MatrixTiming {

@@ -229,14 +229,16 @@ struct WorkExecutor::Impl {
     o.out_dir = run_svd_dir(run_dir, item.model);
     o.rank = place.tp_comm ? place.tp_comm->rank() : 0;
     o.world = o.tp;
+    o.assemble = o.tp == 1;  // a group's ranks only write parts; its leader assembles after the barrier
     make_dirs(o.out_dir);
     DecomposeReport rep = decompose_model(s.path, o);
     if (place.tp_comm && place.tp_comm->size() > 1) {
-      // Every rank wrote its matrices; the first assembles the shard files once all parts exist.
+      // Every rank wrote its matrices; the leader alone assembles the shard files from the parts.
       place.tp_comm->barrier(CollectiveOptions{Seconds(6 * 3600)});
       if (place.leader && rep.files.empty()) {
         o.rank = 0;
         o.world = 1;
+        o.assemble = true;
         rep = decompose_model(s.path, o);
       }
       place.tp_comm->barrier(CollectiveOptions{Seconds(6 * 3600)});
