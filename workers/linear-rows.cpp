@@ -107,6 +107,27 @@ __attribute__((target("avx512f"))) void small_rows_avx512(const float* x, int64_
   for (; i < i1; ++i) row1(x, M, W + i * in, in, out, y + i);
 }
 
+// y[i] = W[i] · x for one activation row, weight rows [i0, i1): one weight row at a time, read
+// front to back with four accumulators. One sequential stream is what the hardware prefetcher
+// follows best: on the development machine (AMD EPYC, AVX-512) this reads the 110M model's weights
+// at 23 GB/s, where OpenBLAS sgemv reaches 16 and interleaving two or four rows 13–16.
+__attribute__((target("avx512f"))) void one_row_avx512(const float* x, const float* W, int64_t in, int64_t i0,
+                                                       int64_t i1, float* y) {
+  for (int64_t i = i0; i < i1; ++i) {
+    const float* w = W + i * in;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 64 <= in; k += 64) {
+      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k), _mm512_loadu_ps(x + k), a0);
+      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k + 16), _mm512_loadu_ps(x + k + 16), a1);
+      a2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k + 32), _mm512_loadu_ps(x + k + 32), a2);
+      a3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k + 48), _mm512_loadu_ps(x + k + 48), a3);
+    }
+    for (; k < in; k += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + k), _mm512_loadu_ps(x + k), a0);
+    y[i] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  }
+}
+
 bool have_avx512() {
   static const bool yes = __builtin_cpu_supports("avx512f");
   return yes;
@@ -114,6 +135,7 @@ bool have_avx512() {
 #else
 bool have_avx512() { return false; }
 void small_rows_avx512(const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t, float*) {}
+void one_row_avx512(const float*, const float*, int64_t, int64_t, int64_t, float*) {}
 #endif
 
 constexpr int64_t kSmallRowsMax = 32;
@@ -123,7 +145,7 @@ constexpr int64_t kSmallRowsMinWeights = 256 * 1024;  // floats
 
 bool small_rows_times_weight(const torch::Tensor& x2, const torch::Tensor& w, torch::Tensor& out) {
   const int64_t M = x2.size(0), in = x2.size(1), n_out = w.size(0);
-  if (M < 2 || M > kSmallRowsMax || !have_avx512() || !x2.device().is_cpu() || !w.device().is_cpu() ||
+  if (M < 1 || M > kSmallRowsMax || !have_avx512() || !x2.device().is_cpu() || !w.device().is_cpu() ||
       x2.scalar_type() != torch::kFloat || w.scalar_type() != torch::kFloat || in % 16 != 0 || w.size(1) != in ||
       !x2.is_contiguous() || !w.is_contiguous() ||
       (torch::GradMode::is_enabled() && (x2.requires_grad() || w.requires_grad())))
@@ -134,20 +156,25 @@ bool small_rows_times_weight(const torch::Tensor& x2, const torch::Tensor& w, to
   float* yp = out.data_ptr<float>();
   // blocks of 64 weight rows per task; one thread runs them in order
   at::parallel_for(0, (n_out + 63) / 64, 1, [&](int64_t b0, int64_t b1) {
-    small_rows_avx512(xp, M, wp, in, n_out, b0 * 64, std::min(n_out, b1 * 64), yp);
+    if (M == 1)
+      one_row_avx512(xp, wp, in, b0 * 64, std::min(n_out, b1 * 64), yp);
+    else
+      small_rows_avx512(xp, M, wp, in, n_out, b0 * 64, std::min(n_out, b1 * 64), yp);
   });
   return true;
 }
 
 torch::Tensor rows_times_weight(const torch::Tensor& x2, const torch::Tensor& w, const torch::Tensor& bias) {
+  torch::Tensor y;
+  // the kernels' gain is not repacking (or, for one row, streaming) weights read from memory; a
+  // matrix that fits in cache (under 1 MB) packs cheaply and BLAS's blocking wins
+  const bool large = w.numel() >= kSmallRowsMinWeights;
   if (x2.size(0) == 1) {
+    if (large && small_rows_times_weight(x2, w, y)) return bias.defined() ? y.add_(bias) : y;
     torch::Tensor x1 = x2.select(0, 0);
     return (bias.defined() ? torch::addmv(bias, w, x1) : torch::mv(w, x1)).unsqueeze(0);
   }
-  // the kernel's gain is not repacking weights streamed from memory; a matrix that fits in cache
-  // (under 1 MB) packs cheaply and GEMM's blocking wins
-  torch::Tensor y;
-  if (w.numel() >= kSmallRowsMinWeights && small_rows_times_weight(x2, w, y)) return bias.defined() ? y.add_(bias) : y;
+  if (large && small_rows_times_weight(x2, w, y)) return bias.defined() ? y.add_(bias) : y;
   return bias.defined() ? torch::addmm(bias, x2, w.t()) : torch::mm(x2, w.t());
 }
 

@@ -1,5 +1,5 @@
-// The decode hot path against the general one it shortcuts: one row through BLAS gemv equals the same
-// row inside a GEMM batch; the KV cache reused across generate calls and compacted in place when
+// The decode hot path against the general one it shortcuts: one row (gemv, or the one-row kernel)
+// equals the same row inside a GEMM batch; the small-row kernels equal a float64 product; the KV cache reused across generate calls and compacted in place when
 // sequences finish gives what a fresh cache gives; weights served in place from the mapped checkpoint
 // can be overwritten (set_weight) without touching the file; decode attention read straight from the
 // cache equals a float64 masked softmax attention.
@@ -51,8 +51,11 @@ TEST(DecodePath, SmallBatchKernelEqualsGemm) {
   torch::NoGradGuard ng;
   torch::manual_seed(5);
   bool ran = false;
-  for (int64_t M : {2, 3, 5, 6, 16, 31, 32}) {  // every remainder of the 4-row blocks
-    for (auto [out, in] : std::vector<std::pair<int64_t, int64_t>>{{4, 16}, {7, 48}, {130, 768}, {2048, 64}}) {
+  // one row (its own streaming kernel) and every remainder of the 4-row blocks; {520, 768} is large
+  // enough (1 MB) that rows_times_weight takes the kernels
+  for (int64_t M : {1, 2, 3, 5, 6, 16, 31, 32}) {
+    for (auto [out, in] :
+         std::vector<std::pair<int64_t, int64_t>>{{4, 16}, {7, 48}, {130, 768}, {2048, 64}, {520, 768}, {3, 80}}) {
       torch::Tensor x = torch::randn({M, in}), w = torch::randn({out, in}), b = torch::randn({out});
       torch::Tensor y;
       if (!small_rows_times_weight(x, w, y)) continue;
@@ -63,9 +66,9 @@ TEST(DecodePath, SmallBatchKernelEqualsGemm) {
                 1e-5 * std::sqrt(static_cast<double>(in)));
     }
   }
-  // never taken where it does not apply: one row, more than 32, a width not a multiple of 16, autograd
+  // never taken where it does not apply: no rows, more than 32, a width not a multiple of 16, autograd
   torch::Tensor y;
-  EXPECT_FALSE(small_rows_times_weight(torch::randn({1, 32}), torch::randn({8, 32}), y));
+  EXPECT_FALSE(small_rows_times_weight(torch::randn({0, 32}), torch::randn({8, 32}), y));
   EXPECT_FALSE(small_rows_times_weight(torch::randn({33, 32}), torch::randn({8, 32}), y));
   EXPECT_FALSE(small_rows_times_weight(torch::randn({4, 40}), torch::randn({8, 40}), y));
   {
