@@ -1,5 +1,7 @@
 #include "workers/model.h"
 
+#include <unistd.h>
+
 #include <cmath>
 
 #include "cluster/communicator.h"
@@ -57,13 +59,48 @@ bool servable_in_place(const torch::Tensor& view, torch::Device dev, torch::Dtyp
   return dev.is_cpu() && view.scalar_type() == dt && view.is_contiguous();
 }
 
+// Copies a mapped view into `out` (its sizes; any dtype / device) in blocks of about 16 MB of source
+// rows, and gives each block's mapped pages back once it is copied (release_mapped_pages, never past
+// the view's own first and last byte): the file's pages and the copy are never both resident, for
+// the model or for one large tensor (weights held once; the peak stays one block above the copies).
+void copy_releasing(const torch::Tensor& view, torch::Tensor out) {
+  const int64_t rows = view.dim() == 0 ? 1 : view.size(0);
+  if (view.dim() == 0 || rows == 0 || !view.device().is_cpu()) {
+    out.copy_(view);
+    return;
+  }
+  const int64_t esz = view.element_size();
+  const int64_t row_bytes = std::max<int64_t>(1, view.stride(0) * esz);
+  const int64_t block = std::max<int64_t>(1, (int64_t{16} << 20) / row_bytes);
+  const char* first = static_cast<const char*>(view.data_ptr());
+  int64_t last = 0;  // element offset of the view's last element
+  for (int64_t d = 0; d < view.dim(); ++d) last += (view.size(d) - 1) * view.stride(d);
+  const char* end = first + (last + 1) * esz;
+  const char* done = first;
+  for (int64_t r0 = 0; r0 < rows; r0 += block) {
+    const int64_t n = std::min(block, rows - r0);
+    out.narrow(0, r0, n).copy_(view.narrow(0, r0, n));
+    const char* upto = r0 + n == rows ? end : first + (r0 + n) * row_bytes;
+    // whole pages only: [done, upto) rounded inwards; the next block starts where this one's
+    // rounded end stopped, so no page is skipped between blocks
+    static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const char* cut = r0 + n == rows ? upto : reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(upto) & ~(page - 1));
+    if (cut > done) {
+      release_mapped_pages(done, cut);
+      done = cut;
+    }
+  }
+}
+
 torch::Tensor serve(const torch::Tensor& view, torch::Device dev, torch::Dtype dt) {
   if (servable_in_place(view, dev, dt)) return view;
-  return torch::empty(view.sizes(), torch::TensorOptions().dtype(dt).device(dev)).copy_(view);
+  torch::Tensor out = torch::empty(view.sizes(), torch::TensorOptions().dtype(dt).device(dev));
+  copy_releasing(view, out);
+  return out;
 }
 
 // Rows of several mapped slices stacked in one new matrix on the device (fused q|k|v, gate|up), each
-// copied straight from the mapping: no intermediate per-layer copy.
+// copied straight from the mapping (and its pages given back): no intermediate per-layer copy.
 torch::Tensor stack_rows(const std::vector<torch::Tensor>& views, torch::Device dev, torch::Dtype dt) {
   int64_t rows = 0;
   for (const auto& v : views) rows += v.size(0);
@@ -72,7 +109,7 @@ torch::Tensor stack_rows(const std::vector<torch::Tensor>& views, torch::Device 
   torch::Tensor out = torch::empty(sizes, torch::TensorOptions().dtype(dt).device(dev));
   int64_t at = 0;
   for (const auto& v : views) {
-    out.narrow(0, at, v.size(0)).copy_(v);
+    copy_releasing(v, out.narrow(0, at, v.size(0)));
     at += v.size(0);
   }
   return out;

@@ -90,6 +90,13 @@ void write_safetensors_f32(const std::string& path,
                            const std::vector<std::pair<std::string, std::pair<std::vector<int64_t>,
                                                                                std::vector<float>>>>& tensors);
 
+// Drops this process's mapping of the pages that lie wholly inside [begin, end), bytes of a mapped
+// checkpoint (madvise MADV_DONTNEED): for tensor bytes that have been copied (converted, fused, moved to
+// a GPU) and that nobody serves from the mapping, so that only the copy stays resident. A later read
+// maps the file's pages again; pages written through the mapping would revert to the file's contents,
+// so never release bytes of a tensor served in place. Best effort (a failure only costs memory).
+void release_mapped_pages(const void* begin, const void* end);
+
 // bf16/f16 <-> f32 conversions shared with the torch-free callers.
 float bf16_to_f32(uint16_t v);
 float f16_to_f32(uint16_t v);
