@@ -20,7 +20,8 @@
   baselines_campaign.py refuse WORK   keys that cannot take effect are refused with exit 2 and a message
       naming them
 
-Env: T2_BIN, T2_SOURCE_DIR.
+Env: T2_BIN, T2_SOURCE_DIR. The helpers shared with the e2e campaign (check, run_t2, digest, keep_reference,
+reference) come from tests/coordinator/campaign/campaign_e2e.py, found from this file's own location.
 """
 import hashlib
 import json
@@ -34,34 +35,23 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.environ.get("T2_SOURCE_DIR", os.path.abspath(os.path.join(HERE, "../..")))
-T2 = os.environ.get("T2_BIN", os.path.join(SRC, "build/bin/t2"))
-PY = "/usr/bin/python3"
+# located from this file, not T2_SOURCE_DIR, so a run by hand finds it too
+sys.path.insert(0, os.path.join(HERE, "..", "coordinator", "campaign"))
+import campaign_e2e as e2e  # noqa: E402
+from campaign_e2e import T2, check, reference  # noqa: E402
+
 CAMPAIGN = os.path.join(HERE, "baselines.yaml")
-DIGEST = os.path.join(SRC, "tests/coordinator/campaign/run_digest.py")
-MPIRUN = ["mpirun", "--oversubscribe", "--bind-to", "none"]
 
 
 def env_for(work):
-    e = dict(os.environ)
-    e.update({"T2_QUICKSTART_DIR": os.path.join(work, "assets"), "T2_QUICKSTART_B_DIR": os.path.join(work, "assets-b"),
-              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"})
-    return e
-
-
-def check(cond, what, proc=None):
-    if not cond:
-        print("FAILED:", what)
-        if proc is not None:
-            print(proc.stdout[-4000:], proc.stderr[-8000:])
-        sys.exit(1)
+    return e2e.t2_env(T2_QUICKSTART_DIR=os.path.join(work, "assets"),
+                        T2_QUICKSTART_B_DIR=os.path.join(work, "assets-b"))
 
 
 def run_t2(work, run, *extra, np_=1, timeout=1800, campaign=CAMPAIGN):
-    cmd = ([*MPIRUN, "-np", str(np_)] if np_ > 1 else []) + [T2, "run", campaign, f"output={run}", "--no-progress",
-                                                             *extra]
-    return subprocess.run(cmd, env=env_for(work), capture_output=True, text=True, timeout=timeout, cwd=work)
+    """baselines.yaml (or `campaign`) run into `run` (output=run), from the work folder."""
+    return e2e.run_t2(work, run, np_, timeout, campaign=campaign, args=[f"output={run}", *extra], env=env_for(work),
+                      cwd=work)
 
 
 def job_dir(run, job_id):
@@ -75,9 +65,8 @@ def job_dir(run, job_id):
 
 
 def digest(run):
-    """run_digest.py over the HDF5 files, plus the bytes of every PEFT adapter file."""
-    out = subprocess.run([PY, DIGEST, run], check=True, capture_output=True, text=True, timeout=300).stdout.strip()
-    h = hashlib.sha256(out.encode())
+    """run_digest.py over the HDF5 files (campaign_e2e's digest), plus the bytes of every PEFT adapter file."""
+    h = hashlib.sha256(e2e.digest(run).encode())
     for root, _, files in sorted(os.walk(os.path.join(run, "jobs"))):
         if os.path.basename(root) != "adapter":
             continue
@@ -263,18 +252,7 @@ def setup(work):
     check(t.returncode == 0 and "LoRA" in t.stdout and "IA3" in t.stdout, "t2 table lacks LoRA / IA3 rows", t)
     print(t.stdout)
 
-    d0 = digest(run)
-    p = run_t2(work, run)
-    check(p.returncode == 0 and digest(run) == d0, "re-running a finished campaign changed it", p)
-    with open(os.path.join(work, "reference.digest"), "w") as f:
-        f.write(d0)
-    print("reference digest", d0)
-
-
-def reference(work):
-    path = os.path.join(work, "reference.digest")
-    check(os.path.exists(path), "no reference digest: the setup test did not run")
-    return open(path).read().strip()
+    e2e.keep_reference(work, run, lambda: run_t2(work, run), digest)
 
 
 def resume(work):

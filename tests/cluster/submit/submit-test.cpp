@@ -171,6 +171,15 @@ void expect_node_aligned(const ParsedScript& s, const std::vector<int>& tps) {
     EXPECT_EQ(s.layout[g + 2].rfind(p.describe_group(static_cast<int>(g)) + " (models ", 0), 0u) << s.layout[g + 2];
 }
 
+// The allocation a script requests: its #SBATCH numbers (key -> value, e.g. "ntasks" -> 5) as
+// expected, and the world srun starts from them node-aligned for the degrees `tps`; returns that world.
+t2::Placement expect_allocation(const ParsedScript& s, const std::map<std::string, int>& sbatch,
+                                const std::vector<int>& tps) {
+  for (const auto& [key, value] : sbatch) EXPECT_EQ(s.number(key), value) << "#SBATCH --" << key;
+  expect_node_aligned(s, tps);
+  return world_of(s, tps);
+}
+
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
@@ -203,13 +212,8 @@ TEST_F(Submit, DryRunRendersOneScriptWithGroupsSizedPerModel) {
   EXPECT_EQ(s.options.at("account"), "proj7");
   EXPECT_EQ(s.options.at("time"), "00:20:00");
   // 4 GPUs, tp {2, 1}: the coordinator plus 4 workers on one node: one TP-2 group, two TP-1 groups
-  EXPECT_EQ(s.number("nodes"), 1);
-  EXPECT_EQ(s.number("ntasks"), 5);
-  EXPECT_EQ(s.number("ntasks-per-node"), 5);
-  EXPECT_EQ(s.number("gpus-per-node"), 4);
-  EXPECT_EQ(s.number("cpus-per-task"), 1);
-  expect_node_aligned(s, {2, 1});
-  const t2::Placement p = world_of(s, {2, 1});
+  const t2::Placement p = expect_allocation(
+      s, {{"nodes", 1}, {"ntasks", 5}, {"ntasks-per-node", 5}, {"gpus-per-node", 4}, {"cpus-per-task", 1}}, {2, 1});
   EXPECT_EQ(p.groups_of_tp(2).size(), 1u) << p.summary();
   EXPECT_EQ(p.groups_of_tp(1).size(), 2u) << p.summary();
   EXPECT_NE(out.find("# layout: group 0: tp 2, node node0, ranks 1-2, devices cuda (models big)\n"), std::string::npos)
@@ -248,13 +252,8 @@ TEST_F(Submit, DryRunOfThePaperCampaignHasNodeAlignedGroupsAndOneCoordinator) {
   EXPECT_EQ(run_dir_of(s.launch), dir_ + "/paper");
   // slurm.nodes: 1 holds the 70B's group or the small models' groups, not both: 2 nodes, one more
   // task than GPUs (the coordinator), 9 tasks at most per node
-  EXPECT_EQ(s.number("nodes"), 2);
-  EXPECT_EQ(s.number("ntasks"), 17);
-  EXPECT_EQ(s.number("ntasks-per-node"), 9);
-  EXPECT_EQ(s.number("gpus-per-node"), 8);
-  EXPECT_EQ(s.number("cpus-per-task"), 16);
-  expect_node_aligned(s, {8, 1});
-  const t2::Placement p = world_of(s, {8, 1});
+  const t2::Placement p = expect_allocation(
+      s, {{"nodes", 2}, {"ntasks", 17}, {"ntasks-per-node", 9}, {"gpus-per-node", 8}, {"cpus-per-task", 16}}, {8, 1});
   ASSERT_EQ(p.groups_of_tp(8).size(), 1u) << p.summary();
   EXPECT_EQ(p.groups_of_tp(1).size(), 8u) << p.summary();
   const auto& big = p.groups[static_cast<size_t>(p.groups_of_tp(8)[0])];
@@ -273,10 +272,7 @@ TEST_F(Submit, DryRunOfThePaperCampaignHasNodeAlignedGroupsAndOneCoordinator) {
   ASSERT_TRUE(four.ok()) << four.describe();
   const auto s4 = parse_scripts(four.out);
   ASSERT_EQ(s4.size(), 1u);
-  EXPECT_EQ(s4[0].number("nodes"), 4);
-  EXPECT_EQ(s4[0].number("ntasks"), 33);
-  expect_node_aligned(s4[0], {8, 1});
-  const t2::Placement p4 = world_of(s4[0], {8, 1});
+  const t2::Placement p4 = expect_allocation(s4[0], {{"nodes", 4}, {"ntasks", 33}}, {8, 1});
   EXPECT_EQ(p4.groups_of_tp(8).size(), 3u) << p4.summary();
   EXPECT_EQ(p4.groups_of_tp(1).size(), 8u) << p4.summary();
 }

@@ -47,23 +47,32 @@ def data_dir():
     return os.path.abspath(d)
 
 
-def env_for(work, run):
+def t2_env(**extra):
+    """The environment of a t2 process under test: one thread per process, mpirun allowed as root, and
+    `extra` (the campaign's variables)."""
     e = dict(os.environ)
-    e.update({"T2_E2E_RUN": run, "T2_E2E_MODELS": os.path.join(work, "models"), "T2_DATA_DIR": data_dir(),
-              "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"})
+    e.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+              "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", **extra})
     return e
 
 
+def env_for(work, run):
+    return t2_env(T2_E2E_RUN=run, T2_E2E_MODELS=os.path.join(work, "models"), T2_DATA_DIR=data_dir())
+
+
 def digest(run):
+    """run_digest.py over the run directory: a hash of every HDF5 dataset."""
     out = subprocess.run([PY, os.path.join(HERE, "run_digest.py"), run], check=True, capture_output=True, text=True,
                          timeout=300)
     return out.stdout.strip()
 
 
-def run_t2(work, run, np_=1, timeout=900):
-    cmd = ([*MPIRUN, "-np", str(np_)] if np_ > 1 else []) + [T2, "run", CAMPAIGN, "--no-progress"]
-    return subprocess.run(cmd, env=env_for(work, run), capture_output=True, text=True, timeout=timeout)
+def run_t2(work, run, np_=1, timeout=900, *, campaign=CAMPAIGN, args=(), env=None, cwd=None):
+    """`t2 run campaign --no-progress args...`, under `mpirun -np np_` when np_ > 1; env defaults to
+    env_for(work, run) (e2e.yaml's variables)."""
+    cmd = ([*MPIRUN, "-np", str(np_)] if np_ > 1 else []) + [T2, "run", campaign, "--no-progress", *args]
+    return subprocess.run(cmd, env=env if env is not None else env_for(work, run), capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
 
 
 def check(cond, what, proc=None):
@@ -106,9 +115,15 @@ def setup(work):
         check(f.attrs["format"] in (b"t2-expert", "t2-expert"), "expert.h5 format")
         check(len(f["matrices/names"]) == 6, "expert.h5 has the 6 MLP matrices of 2 layers")
     # a second run on a finished directory does nothing and changes nothing
-    d0 = digest(ref)
-    p = run_t2(work, ref)
-    check(p.returncode == 0 and digest(ref) == d0, "re-running a finished campaign changed it", p)
+    keep_reference(work, ref, lambda: run_t2(work, ref))
+
+
+def keep_reference(work, run, rerun, digest_of=digest):
+    """A second run (`rerun()`) on the finished `run` changes nothing; its digest is then kept as the
+    reference that reference(work) gives the other modes."""
+    d0 = digest_of(run)
+    p = rerun()
+    check(p.returncode == 0 and digest_of(run) == d0, "re-running a finished campaign changed it", p)
     with open(os.path.join(work, "reference.digest"), "w") as f:
         f.write(d0)
     print("reference digest", d0)

@@ -3,8 +3,6 @@
 // communicator), inside the runtime's transformer at TP 1 and TP 2, and the gradient path.
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include "experts/ia3-linear.h"
 #include "experts/lora-linear.h"
 #include "tests/workers/runtime/runtime-fixtures.h"
@@ -34,25 +32,6 @@ LoraFactors some_lora(int64_t out, int64_t in, int64_t r, bool dora, const torch
   f.B = 0.1 * torch::randn({out, r});
   if (dora) f.magnitude = dora_magnitude_init(W) * (1 + 0.2 * torch::rand({out}));
   return f;
-}
-
-template <typename F>
-void on_ranks(int n, F fn) {
-  auto group = std::make_shared<test::ThreadGroup>(n);
-  std::vector<std::thread> threads;
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
-  for (int r = 0; r < n; ++r)
-    threads.emplace_back([&, r] {
-      try {
-        test::ThreadCommunicator comm(group, r);
-        fn(r, comm);
-      } catch (...) {
-        errors[static_cast<size_t>(r)] = std::current_exception();
-      }
-    });
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
 }
 
 LinearInfo shard_info(const LinearInfo& full, int rank, int size) {
@@ -100,7 +79,7 @@ TEST_P(LoraKinds, TensorParallelShardsEqualDenseMerge) {
   for (auto kind : {LinearKind::column_parallel, LinearKind::row_parallel}) {
     auto full = full_info(24, 16, kind);
     std::vector<torch::Tensor> part(2);
-    on_ranks(2, [&](int r, Communicator& comm) {
+    test::run_on_ranks(2, [&](int r, Communicator& comm) {
       auto info = shard_info(full, r, 2);
       LoraLinearAdapter a(lora_shard(f, info), info, &comm);
       auto Wl = W.narrow(0, info.out_offset, info.out_local).narrow(1, info.in_offset, info.in_local);
@@ -234,7 +213,7 @@ TEST(PeftInModel, AdaptersEqualDenseMergeAtTp1AndTp2) {
   EXPECT_LE(max_abs(one->forward_logits(ids), want), 1e-4);
   EXPECT_GT(max_abs(base, want), 1e-2);
   std::vector<torch::Tensor> got(2);
-  on_ranks(2, [&](int r, Communicator& comm) {
+  test::run_on_ranks(2, [&](int r, Communicator& comm) {
     LoadOptions lo;
     lo.tp_comm = &comm;
     auto m = Model::load(dir, lo);

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <thread>
 
 #include "experts/peft-train.h"
 #include "experts/state-bytes.h"
@@ -189,28 +188,16 @@ TEST(PeftTrain, TensorParallelStepsEqualOneRank) {
     EXPECT_GT(ref_norm, o.clip_norm);
     std::vector<PeftAdapter> got(2);
     std::vector<double> norms(2);
-    auto group = std::make_shared<test::ThreadGroup>(2);
-    std::vector<std::thread> threads;
-    std::vector<std::exception_ptr> errors(2);
-    for (int r = 0; r < 2; ++r)
-      threads.emplace_back([&, r] {
-        try {
-          test::ThreadCommunicator comm(group, r);
-          LoadOptions lo;
-          lo.tp_comm = &comm;
-          auto m = Model::load(dir, lo);
-          PeftTrainer t(*m, init, PeftObjective::next_token, o, 1);
-          auto g = t.grad(batch, PeftTrainer::batch_count(batch, PeftObjective::next_token));
-          norms[static_cast<size_t>(r)] = t.apply(g.grad).grad_norm;
-          t.train_step(batch);
-          got[static_cast<size_t>(r)] = t.adapter();
-        } catch (...) {
-          errors[static_cast<size_t>(r)] = std::current_exception();
-        }
-      });
-    for (auto& t : threads) t.join();
-    for (auto& e : errors)
-      if (e) std::rethrow_exception(e);
+    test::run_on_ranks(2, [&](int r, Communicator& comm) {
+      LoadOptions lo;
+      lo.tp_comm = &comm;
+      auto m = Model::load(dir, lo);
+      PeftTrainer t(*m, init, PeftObjective::next_token, o, 1);
+      auto g = t.grad(batch, PeftTrainer::batch_count(batch, PeftObjective::next_token));
+      norms[static_cast<size_t>(r)] = t.apply(g.grad).grad_norm;
+      t.train_step(batch);
+      got[static_cast<size_t>(r)] = t.adapter();
+    });
     for (int r = 0; r < 2; ++r) {
       EXPECT_NEAR(norms[static_cast<size_t>(r)], ref_norm, 1e-4 * ref_norm) << peft_method_name(method);
       const auto& a = got[static_cast<size_t>(r)];
@@ -261,28 +248,16 @@ TEST(PeftTrain, FullValuesUnderTensorParallelEqualOneRank) {
     ASSERT_GT(scale, 0);
     std::vector<std::vector<float>> back(2), grads(2);
     std::vector<int64_t> local(2);
-    auto group = std::make_shared<test::ThreadGroup>(2);
-    std::vector<std::thread> threads;
-    std::vector<std::exception_ptr> errors(2);
-    for (int r = 0; r < 2; ++r)
-      threads.emplace_back([&, r] {
-        try {
-          test::ThreadCommunicator comm(group, r);
-          LoadOptions lo;
-          lo.tp_comm = &comm;
-          auto m = Model::load(dir, lo);
-          PeftTrainer t(*m, peft_init(*m, c, 4), PeftObjective::next_token, adam(1e-2), 1);
-          t.set_full_parameters(full, 0);
-          local[static_cast<size_t>(r)] = t.num_parameters();
-          back[static_cast<size_t>(r)] = t.full_parameters();
-          grads[static_cast<size_t>(r)] = t.full_grad(t.grad(batch, count).grad);
-        } catch (...) {
-          errors[static_cast<size_t>(r)] = std::current_exception();
-        }
-      });
-    for (auto& t : threads) t.join();
-    for (auto& e : errors)
-      if (e) std::rethrow_exception(e);
+    test::run_on_ranks(2, [&](int r, Communicator& comm) {
+      LoadOptions lo;
+      lo.tp_comm = &comm;
+      auto m = Model::load(dir, lo);
+      PeftTrainer t(*m, peft_init(*m, c, 4), PeftObjective::next_token, adam(1e-2), 1);
+      t.set_full_parameters(full, 0);
+      local[static_cast<size_t>(r)] = t.num_parameters();
+      back[static_cast<size_t>(r)] = t.full_parameters();
+      grads[static_cast<size_t>(r)] = t.full_grad(t.grad(batch, count).grad);
+    });
     for (size_t r = 0; r < 2; ++r) {
       EXPECT_LT(local[r], static_cast<int64_t>(full.size())) << peft_method_name(method) << ": nothing sharded";
       EXPECT_EQ(back[r], full) << peft_method_name(method) << " rank " << r;

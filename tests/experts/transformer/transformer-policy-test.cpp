@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <thread>
 
 #include "experts/decompose.h"
 #include "experts/reinforce-step.h"
@@ -226,26 +225,6 @@ TEST(TransformerPolicy, PerSequenceMultipliersEqualEachExpertComposedSeparately)
   EXPECT_LE(max_abs_diff(pol.completion_log_softmax(prompts, comps), batched), 1e-5);
 }
 
-// Runs fn(rank, comm) on n threads of one thread group.
-template <typename F>
-void on_ranks(int n, F fn) {
-  auto group = std::make_shared<test::ThreadGroup>(n);
-  std::vector<std::thread> threads;
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
-  for (int r = 0; r < n; ++r)
-    threads.emplace_back([&, r] {
-      try {
-        test::ThreadCommunicator comm(group, r);
-        fn(r, comm);
-      } catch (...) {
-        errors[static_cast<size_t>(r)] = std::current_exception();
-      }
-    });
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
-
 TEST(TransformerPolicy, TensorParallelRanksGetTheFullZGradient) {
   auto dir = fixture_with_svd(1);
   fixture_with_svd(2);
@@ -268,7 +247,7 @@ TEST(TransformerPolicy, TensorParallelRanksGetTheFullZGradient) {
   }
   std::vector<torch::Tensor> grads(2), lsms(2);
   std::vector<std::vector<TokenSeq>> gens(2);
-  on_ranks(2, [&](int r, Communicator& comm) {
+  test::run_on_ranks(2, [&](int r, Communicator& comm) {
     LoadOptions lo;
     lo.tp_comm = &comm;
     auto model = Model::load(dir, lo);
@@ -318,7 +297,7 @@ TEST(TransformerPolicy, LayerRecomputeGivesTheSameZGradientOnOneAndTwoRanks) {
     EXPECT_LE((again.second - keep.second).abs().max().item<double>(), 1e-6 * keep.second.abs().max().item<double>());
   }
   std::vector<torch::Tensor> keep(2), again(2);
-  on_ranks(2, [&](int r, Communicator& comm) {
+  test::run_on_ranks(2, [&](int r, Communicator& comm) {
     LoadOptions lo;
     lo.tp_comm = &comm;
     auto model = Model::load(dir, lo);

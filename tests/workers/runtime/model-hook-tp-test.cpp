@@ -2,8 +2,6 @@
 // parallelism (TP=2 over an in-process thread communicator equals TP=1, forward and backward).
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include "tests/workers/runtime/runtime-fixtures.h"
 #include "tests/workers/runtime/thread-communicator.h"
 #include "workers/model.h"
@@ -127,26 +125,6 @@ TEST(ModelHook, FactoredPerSequenceAdapterHasCorrectGradients) {
   }
 }
 
-// Runs `fn(rank, comm)` on `n` threads, each with its own rank of one thread group.
-template <typename F>
-void on_ranks(int n, F fn) {
-  auto group = std::make_shared<test::ThreadGroup>(n);
-  std::vector<std::thread> threads;
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
-  for (int r = 0; r < n; ++r)
-    threads.emplace_back([&, r] {
-      try {
-        test::ThreadCommunicator comm(group, r);
-        fn(r, comm);
-      } catch (...) {
-        errors[static_cast<size_t>(r)] = std::current_exception();
-      }
-    });
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
-
 class TensorParallel : public ::testing::TestWithParam<int> {};
 
 TEST_P(TensorParallel, TwoRanksEqualOneRankForwardGenerateAndGradients) {
@@ -184,7 +162,7 @@ TEST_P(TensorParallel, TwoRanksEqualOneRankForwardGenerateAndGradients) {
   std::vector<std::vector<double>> grads(2);
   std::vector<torch::Tensor> logits(2);
   std::vector<std::vector<Generation>> gens(2);
-  on_ranks(2, [&](int r, Communicator& comm) {
+  test::run_on_ranks(2, [&](int r, Communicator& comm) {
     LoadOptions lo;
     lo.tp_comm = &comm;
     auto m = Model::load(dir, lo);

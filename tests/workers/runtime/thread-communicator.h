@@ -5,8 +5,10 @@
 
 #include <condition_variable>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "cluster/communicator.h"
@@ -106,5 +108,27 @@ class ThreadCommunicator final : public Communicator {
   std::shared_ptr<ThreadGroup> g_;
   int rank_;
 };
+
+// Runs `fn(rank, comm)` on `n` threads, each with its own rank of one thread group, joins them all, then
+// rethrows the first rank's exception (in rank order). A rank that waits on a failed peer ends by its
+// collective's deadline (TimeoutError), so the join cannot hang.
+template <typename F>
+void run_on_ranks(int n, F fn) {
+  auto group = std::make_shared<ThreadGroup>(n);
+  std::vector<std::thread> threads;
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
+  for (int r = 0; r < n; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        ThreadCommunicator comm(group, r);
+        fn(r, comm);
+      } catch (...) {
+        errors[static_cast<size_t>(r)] = std::current_exception();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
 
 }  // namespace t2::test
