@@ -18,6 +18,7 @@ using torch::autograd::tensor_list;
 struct RowBlocks {
   int64_t R = 0;              // rows per block; 0: no block structure found (or not on CPU)
   torch::Tensor seq;          // [N/R] the sequence of each block
+  bool identity = false;      // seq is 0, 1, ..., N/R - 1 (a decode step of a whole population)
 };
 
 RowBlocks row_blocks(const torch::Tensor& row_of, int64_t N) {
@@ -32,12 +33,15 @@ RowBlocks row_blocks(const torch::Tensor& row_of, int64_t N) {
   if (N % R != 0) return b;
   std::vector<int64_t> seq;
   seq.reserve(static_cast<size_t>(N / R));
+  bool identity = true;
   for (int64_t i = 0; i < N; i += R) {
     for (int64_t j = 1; j < R; ++j)
       if (p[i + j] != p[i]) return b;
+    identity = identity && p[i] == i / R;
     seq.push_back(p[i]);
   }
   b.R = R;
+  b.identity = identity;
   b.seq = torch::tensor(seq, torch::kLong);  // host: moved to the activations' device where it is used
   return b;
 }
@@ -50,7 +54,9 @@ torch::Tensor scale_rows(const torch::Tensor& h, const torch::Tensor& scale, con
   T2_CHECK(row_of.defined() && row_of.numel() == h.size(0), "a per-sequence scale [B, k] needs row_of for every row");
   if (blocks.R > 0 && h.is_contiguous()) {
     const int64_t N = h.size(0), k = h.size(1), R = blocks.R;
-    auto s = scale.index_select(0, blocks.seq.to(scale.device())).unsqueeze(1);  // [N/R, 1, k]
+    // block i belongs to sequence i (every sequence of the batch still running): the scales as they are
+    auto s = (blocks.identity && scale.size(0) == N / R ? scale : scale.index_select(0, blocks.seq.to(scale.device())))
+                 .unsqueeze(1);  // [N/R, 1, k]
     auto hv = h.view({N / R, R, k});
     return inplace ? hv.mul_(s).view({N, k}) : (hv * s).view({N, k});
   }

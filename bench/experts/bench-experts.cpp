@@ -198,30 +198,56 @@ void bench_population(const char* what, PolicyModel& pol, const torch::Tensor& m
 // the factored product x·V·diag(σ')·Uᵀ (rank·(out+in) per token instead of out·in). Every candidate's
 // tokens go through the model either way, so batching can save at most the composition: the bound
 // printed is what a perfect implementation of each way could reach.
-void print_population_cost(Model& model, const TransformerPolicy& pol, int64_t shots, int64_t prompt_len,
-                           int64_t answer_len) {
+struct PopulationCost {
+  double compose = 0;   // composing every adapted W' of one candidate
+  double dense = 0;     // one token through the linear layers with dense weights
+  double factored = 0;  // the same with the adapted layers factored
+  double head = 0;      // one token's vocabulary projection
+};
+
+PopulationCost population_cost(Model& model, const TransformerPolicy& pol) {
   std::map<std::string, const SvfFactors*> adapted;
   const auto l = pol.layout();
   for (size_t i = 0; i < l.names.size(); ++i) adapted[l.names[i]] = &pol.shard().factors[i];
-  double dense = 0, factored = 0, compose = 0;
+  PopulationCost c;
   for (const auto& li : model.linear_infos()) {
     const double out = static_cast<double>(li.out_local), in = static_cast<double>(li.in_local);
-    dense += out * in;
+    c.dense += out * in;
     auto it = adapted.find(li.name);
     if (it == adapted.end()) {
-      factored += out * in;
+      c.factored += out * in;
     } else {
       const double r = static_cast<double>(it->second->rank());
-      factored += r * (out + in);
-      compose += out * in * r;
+      c.factored += r * (out + in);
+      c.compose += out * in * r;
     }
   }
-  const double head = static_cast<double>(model.config().vocab_size) * static_cast<double>(model.config().hidden_size);
+  c.head = static_cast<double>(model.config().vocab_size) * static_cast<double>(model.config().hidden_size);
+  return c;
+}
+
+void print_population_cost(Model& model, const TransformerPolicy& pol, int64_t shots, int64_t prompt_len,
+                           int64_t answer_len) {
+  const PopulationCost c = population_cost(model, pol);
   const double tokens = static_cast<double>(shots * (prompt_len + answer_len)), scored = static_cast<double>(shots * answer_len);
-  const double single = compose + tokens * dense + scored * head, batched = tokens * factored + scored * head;
+  const double single = c.compose + tokens * c.dense + scored * c.head, batched = tokens * c.factored + scored * c.head;
   std::printf("  cost model per candidate (multiply-adds): compose %.1f M + dense forward %.1f M = %.1f M | batched "
               "factored forward %.1f M | bound on the speed-up %.2fx\n",
-              compose / 1e6, (tokens * dense + scored * head) / 1e6, single / 1e6, batched / 1e6, single / batched);
+              c.compose / 1e6, (tokens * c.dense + scored * c.head) / 1e6, single / 1e6, batched / 1e6, single / batched);
+}
+
+// Single-thread sgemm rate (FLOP/s by thread CPU time) of a 1024^3 product: the rate the cost model
+// grants a perfect implementation.
+double sgemm_flops() {
+  torch::Tensor a = torch::randn({1024, 1024}), b = torch::randn({1024, 1024});
+  torch::mm(a, b);
+  double best = 0;
+  for (int i = 0; i < 3; ++i) {
+    const double c0 = cpu_now();
+    torch::mm(a, b);
+    best = std::max(best, 2.0 * 1024 * 1024 * 1024 / (cpu_now() - c0));
+  }
+  return best;
 }
 
 // CEM's own path (workers/work-executor.cpp do_cem): every candidate x every shot GENERATED in one
@@ -269,6 +295,25 @@ void bench_population_generate(Model& model, TransformerPolicy& pol, const torch
               t_single.wall / t_batched.wall, static_cast<long long>(same), static_cast<long long>(P * shots));
   std::printf("  thread CPU time: batched %.4f s | candidate by candidate %.4f s | speed-up %.2fx\n", t_batched.cpu,
               t_single.cpu, t_single.cpu / t_batched.cpu);
+  // The cost model of generation: every row runs its prompt and new_tokens - 1 generated tokens
+  // through the linear layers and new_tokens vocabulary projections, factored in the batch, dense
+  // (after the composition) candidate by candidate. The batch at the sgemm rate is the fastest it can
+  // be; candidate by candidate is taken as measured (its 10-row steps are per-op overhead, not
+  // arithmetic), so the bound is what batching could reach against the baseline as it runs.
+  const PopulationCost c = population_cost(model, pol);
+  int64_t prompt_tokens = 0;
+  for (const auto& p : shot_prompts) prompt_tokens += static_cast<int64_t>(p.size());
+  const double rows_tokens = static_cast<double>(prompt_tokens + shots * (new_tokens - 1));
+  const double batched_macs = static_cast<double>(P) * (rows_tokens * c.factored + shots * new_tokens * c.head);
+  const double single_macs =
+      static_cast<double>(P) * (c.compose + rows_tokens * c.dense + shots * new_tokens * c.head);
+  const double rate = sgemm_flops();
+  const double batched_floor = 2 * batched_macs / rate, single_floor = 2 * single_macs / rate;
+  std::printf("  cost model (multiply-adds at the sgemm rate, %.0f GFLOP/s): batched %.0f M = %.4f s, candidate by "
+              "candidate %.0f M = %.4f s | bound on the speed-up against the measured candidate by candidate "
+              "%.2fx (batched at %.2fx its floor)\n",
+              rate / 1e9, batched_macs / 1e6, batched_floor, single_macs / 1e6, single_floor,
+              t_single.cpu / batched_floor, t_batched.cpu / batched_floor);
 }
 
 }  // namespace
