@@ -11,7 +11,9 @@
 //   3. SVD time per matrix shape.
 // Times are the best of a few runs in wall-clock seconds; the population also prints thread CPU time
 // (immune to other processes on a shared machine, but blind to page-fault stalls of fresh memory).
-// Usage: t2_bench_experts [--quick] [--no-transformer]
+// Usage: t2_bench_experts [--quick] [--no-transformer] [--population-only] [--device cpu|cuda] [--dtype D]
+// (--device cuda runs only the transformer's populations, as scripts/gpu-check does: there a candidate's
+// 10-row steps are bound by kernel launches and weight reads, which the 320-row batch pays once.)
 #include <torch/torch.h>
 
 #include <chrono>
@@ -24,6 +26,7 @@
 #include <functional>
 #include <map>
 
+#include "core/error.h"
 #include "core/files.h"
 #include "experts/decompose.h"
 #include "experts/mixture.h"
@@ -179,12 +182,12 @@ void bench_population(const char* what, PolicyModel& pol, const torch::Tensor& m
   torch::Tensor batched;
   Timing t_batched = best_of_both(3, [&] {
     pol.adapt_multipliers(m_seq);
-    batched = pol.completion_log_softmax(all_p, all_a);
+    batched = pol.completion_log_softmax(all_p, all_a).cpu();  // on a GPU: waits for the result
     pol.adapt_base();
   });
   std::vector<torch::Tensor> one(P);
   Timing t_single = best_of_both(1, [&] {
-    for (int64_t p = 0; p < P; ++p) one[p] = single(p);
+    for (int64_t p = 0; p < P; ++p) one[p] = single(p).cpu();
   });
   double maxdiff = 0;
   for (int64_t p = 0; p < P; ++p)
@@ -277,7 +280,8 @@ void bench_population_generate(Model& model, TransformerPolicy& pol, const torch
   Timing t_single = best_of_both(1, [&] {
     for (int64_t p = 0; p < P; ++p) {
       for (size_t i = 0; i < l.names.size(); ++i)
-        model.set_weight(l.names[i], svf_compose(pol.shard().factors[i], m[p].narrow(0, l.offset(i), l.sizes[i]),
+        model.set_weight(l.names[i], svf_compose(pol.shard().factors[i],
+                                                 m[p].narrow(0, l.offset(i), l.sizes[i]).to(model.device()),
                                                  torch::kFloat32));
       one[static_cast<size_t>(p)] = model.generate(shot_prompts, go);
     }
@@ -300,6 +304,7 @@ void bench_population_generate(Model& model, TransformerPolicy& pol, const torch
   // (after the composition) candidate by candidate. The batch at the sgemm rate is the fastest it can
   // be; candidate by candidate is taken as measured (its 10-row steps are per-op overhead, not
   // arithmetic), so the bound is what batching could reach against the baseline as it runs.
+  if (!model.device().is_cpu()) return;  // the cost model below is the CPU's (single-thread sgemm)
   const PopulationCost c = population_cost(model, pol);
   int64_t prompt_tokens = 0;
   for (const auto& p : shot_prompts) prompt_tokens += static_cast<int64_t>(p.size());
@@ -318,20 +323,27 @@ void bench_population_generate(Model& model, TransformerPolicy& pol, const torch
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  bool quick = false, transformer = true;
+int run(int argc, char** argv) {
+  bool quick = false, transformer = true, population_only = false;
+  LoadOptions load;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     else if (std::strcmp(argv[i], "--no-transformer") == 0) transformer = false;
+    else if (std::strcmp(argv[i], "--population-only") == 0) population_only = true;
+    else if (std::strcmp(argv[i], "--device") == 0 && i + 1 < argc) load.device = argv[++i];
+    else if (std::strcmp(argv[i], "--dtype") == 0 && i + 1 < argc) load.dtype = argv[++i];
     else {
-      std::fprintf(stderr, "usage: t2_bench_experts [--quick] [--no-transformer]\n");
+      std::fprintf(stderr, "usage: t2_bench_experts [--quick] [--no-transformer] [--population-only] [--device "
+                           "cpu|cuda] [--dtype auto|float32|bfloat16]\n");
       return 2;
     }
   }
-  std::printf("threads: %d\n", at::get_num_threads());
+  const bool on_cpu = load.device == "cpu";
+  if (!on_cpu) population_only = true;  // the small policy and the SVD table are CPU benchmarks
+  std::printf("threads: %d, device %s\n", at::get_num_threads(), load.device.c_str());
 
   // 1. REINFORCE step on the small SVF policy.
-  {
+  if (!population_only) {
     const int64_t vocab = quick ? 256 : 1024, embed = quick ? 128 : 512, width = quick ? 256 : 1024;
     MlpPolicy model(vocab, embed, width, 1);
     ReinforceConfig c = step_config();
@@ -343,7 +355,7 @@ int main(int argc, char** argv) {
 
   // 2. Population of 32 in one batched forward vs candidate by candidate, on the small policy: the
   //    shots' log-softmax rows only (the setting of CEM scoring short answers).
-  {
+  if (!population_only) {
     torch::NoGradGuard no_grad;
     const int64_t vocab = quick ? 512 : 1024, embed = quick ? 256 : 512, width = quick ? 512 : 1024;
     MlpPolicy model(vocab, embed, width, 2);
@@ -374,16 +386,20 @@ int main(int argc, char** argv) {
     bench::write_random_llama(dir, {vocab, hidden, layers, heads, heads / 2, inter});
     DecomposeOptions dopt;
     double t_svd = best_of(1, [&] { decompose_model(dir, dopt); });
-    auto model = Model::load(dir, {});
+    auto model = Model::load(dir, load);
     {
       TransformerPolicy pol(*model, dir + "/t2-svd");
       char what[160];
       std::snprintf(what, sizeof what, "TransformerPolicy (Llama-shaped, hidden %lld, %lld layers, MLP %lld, vocab "
                     "%lld; decompose %.2f s)", static_cast<long long>(hidden), static_cast<long long>(layers),
                     static_cast<long long>(inter), static_cast<long long>(vocab), t_svd);
-      ReinforceConfig c = step_config();
       pol.set_use_config_eos(false);
-      reinforce_step_split(what, pol, c, 16);
+      if (!population_only) {
+        ReinforceConfig c = step_config();
+        reinforce_step_split(what, pol, c, 16);
+      } else {
+        std::printf("%s\n", what);
+      }
 
       torch::NoGradGuard no_grad;
       auto l = pol.layout();
@@ -400,7 +416,8 @@ int main(int argc, char** argv) {
                        shot_answers, [&](int64_t p) {
                          for (size_t i = 0; i < l.names.size(); ++i)
                            model->set_weight(l.names[i], svf_compose(pol.shard().factors[i],
-                                                                     m[p].narrow(0, l.offset(i), l.sizes[i]),
+                                                                     m[p].narrow(0, l.offset(i), l.sizes[i])
+                                                                         .to(model->device()),
                                                                      torch::kFloat32));
                          return model->completion_log_softmax(sp, sa);
                        });
@@ -412,7 +429,7 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(dir, ec);
   }
   // 3. Decomposition time per matrix shape.
-  {
+  if (!population_only) {
     std::vector<std::pair<int64_t, int64_t>> shapes{{256, 256}, {512, 512}, {1024, 512}, {1024, 1024}};
     if (!quick) shapes.push_back({2816, 1024});
     std::printf("SVD (fp32, reduced) per matrix shape:\n");
@@ -425,4 +442,16 @@ int main(int argc, char** argv) {
     }
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const NotAvailable& e) {
+    std::fprintf(stderr, "t2_bench_experts: %s\n", e.what());
+    return 3;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "t2_bench_experts: %s\n", e.what());
+    return 1;
+  }
 }
