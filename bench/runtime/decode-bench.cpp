@@ -498,8 +498,8 @@ int main(int argc, char** argv) {
       const double rd_floor = 1e3 * weight_bytes / rd_wall, rd_floor_c = 1e3 * weight_bytes / rd_cpu;
       std::printf("%-22s bandwidth floor %.2f | %.2f ms, compute floor %.2f | %.2f ms\n", "", bw_floor, bw_floor_c,
                   c_floor, c_floor_c);
-      std::printf("%-22s read floor (weights / read rate of the mapped file) %.2f | %.2f ms: t2 %.2fx | %.2fx, C "
-                  "%.2fx | %.2fx\n",
+      std::printf("%-22s read floor (weights / read rate of the mapped file) %.2f | %.2f ms; against the larger of "
+                  "it and the compute floor: t2 %.2fx | %.2fx, C %.2fx | %.2fx\n",
                   "", rd_floor, rd_floor_c, a / std::max(rd_floor, c_floor), ac / std::max(rd_floor_c, c_floor_c),
                   b / std::max(rd_floor, c_floor), bc / std::max(rd_floor_c, c_floor_c));
       std::printf("%-22s t2 / floor %.2fx | %.2fx, C / floor %.2fx | %.2fx\n", "", a / fw, ac / fc, b / fw, bc / fc);
