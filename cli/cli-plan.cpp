@@ -24,6 +24,7 @@
 #include "core/hf-cache.h"
 #include "core/names.h"
 #include "jobs/campaign.h"
+#include "jobs/layer-list.h"
 #include "workers/memory-sizing.h"
 
 namespace t2::cli {
@@ -131,6 +132,26 @@ void add_modules(const nlohmann::json& params, bool& mlp, bool& attn, bool& qkvo
     one(v);
 }
 
+// The union of the `layers` key (a layer list, or several when swept) into `layers`; `all` set when
+// one of them is every layer. A decompose whose layers are "auto" follows the trainers: skipped.
+void add_layers(const nlohmann::json& params, bool trainer, std::set<int64_t>& layers, bool& all) {
+  if (!params.is_object() || !params.contains("layers")) {
+    all |= trainer;  // a trainer's default is every layer
+    return;
+  }
+  auto one = [&](const nlohmann::json& x) {
+    if (!x.is_string() || x.get<std::string>() == "auto") return;
+    const auto l = parse_layer_list(x.get<std::string>());
+    if (l.empty()) all = true;
+    layers.insert(l.begin(), l.end());
+  };
+  const auto& v = params["layers"];
+  if (v.is_array())
+    for (const auto& x : v) one(x);
+  else
+    one(v);
+}
+
 // Both phases and every kind of work item fit.
 bool plan_fits(const MemoryPlan& p) {
   bool ok = p.valid && p.evaluate.fits && p.train.fits;
@@ -181,7 +202,8 @@ int run_campaign_plan(const PlanArgs& a) {
       st.weight_bytes = m.dtype == "fp32" || (m.dtype == "auto" && st.device == PlanDevice::cpu) ? 4 : 2;
     if (a.factors == "auto") st.factor_bytes = st.weight_bytes;
     int64_t batch = 0, new_tokens = 0, grad_rows = 0;
-    bool mlp = false, attn = false, qkvo = false, kl = false, keep_all = false;
+    bool mlp = false, attn = false, qkvo = false, kl = false, keep_all = false, all_layers = false;
+    std::set<int64_t> layers;
     for (const auto& e : c.experiments) {
       if (!uses_model(e, m.name)) continue;
       if (e.kind == "train_expert" || e.kind == "classifier_expert") {
@@ -196,9 +218,14 @@ int run_campaign_plan(const PlanArgs& a) {
         const int64_t b = max_param(e.params, "batch_size");
         batch = std::max<int64_t>(batch, b > 0 ? b : 64);  // 64: the evaluate default (docs/campaign.md)
       }
-      if (e.kind == "train_expert" || e.kind == "classifier_expert" || e.kind == "decompose")
+      if (e.kind == "train_expert" || e.kind == "classifier_expert" || e.kind == "decompose") {
         add_modules(e.params, mlp, attn, qkvo);
+        add_layers(e.params, e.kind != "decompose", layers, all_layers);
+      }
     }
+    if (!all_layers && !layers.empty())
+      st.adapted_layers = static_cast<int64_t>(std::count_if(
+          layers.begin(), layers.end(), [&](int64_t l) { return l >= 0 && l < shape.layers; }));
     for (const auto& t : c.tasks) new_tokens = std::max(new_tokens, t.max_new_tokens);
     if (!a.given("--batch") && batch > 0) st.eval_batch = static_cast<int>(batch);
     if (!a.given("--new-tokens") && new_tokens > 0) st.max_new_tokens = new_tokens;

@@ -176,14 +176,15 @@ MemoryPlan plan_memory(const ModelShape& shape, const PlanSettings& st) {
   const int64_t tokens = st.tokens();
 
   p.adapted = adapted_matrices(s, st.modules, tp);
-  p.adapted_matrices = s.layers * static_cast<int64_t>(p.adapted.size());
+  const int64_t La = st.adapted_layers > 0 ? std::min(st.adapted_layers, s.layers) : s.layers;  // with factors
+  p.adapted_matrices = La * static_cast<int64_t>(p.adapted.size());
   int64_t factor_elems = 0, z_per_layer = 0, max_shard = 0;
   for (const auto& m : p.adapted) {
     factor_elems += m.u_per_rank + m.v_per_rank + m.sigma_elements;
     z_per_layer += m.k;
     max_shard = std::max(max_shard, m.column_parallel ? (m.u_per_rank / m.k) * m.in : m.out * (m.in / tp));
   }
-  p.z_count = s.layers * z_per_layer;
+  p.z_count = La * z_per_layer;
 
   // Resident on every rank in both phases.
   std::vector<MemoryItem> resident;
@@ -194,8 +195,8 @@ MemoryPlan plan_memory(const ModelShape& shape, const PlanSettings& st) {
                           fmt::format("({} layers x {} + {} embedding/head/norm) elements x {} B", s.layers, layer_w,
                                       embed_w, wb)));
   resident.push_back(item(fmt::format("SVF factors U/sigma/V ({})", svf_modules_name(st.modules)),
-                          u64(s.layers * factor_elems * fb),
-                          fmt::format("{} layers x {} elements x {} B", s.layers, factor_elems, fb)));
+                          u64(La * factor_elems * fb),
+                          fmt::format("{} layers x {} elements x {} B", La, factor_elems, fb)));
   resident.push_back(item("compose workspace", u64(max_shard * 4),
                           fmt::format("largest adapted shard {} elements x 4 B (fp32 accumulation)", max_shard)));
   resident.push_back(item("z (fp32, replicated)", u64(p.z_count * 4), fmt::format("{} x 4 B", p.z_count)));
@@ -349,6 +350,7 @@ nlohmann::json memory_plan_json(const MemoryPlan& p) {
                    {"max_new_tokens", st.max_new_tokens},
                    {"train_micro_batch", st.train_micro_batch},
                    {"modules", svf_modules_name(st.modules)},
+                   {"adapted_layers", st.adapted_layers > 0 ? std::min(st.adapted_layers, s.layers) : s.layers},
                    {"recompute", recompute_name(st.recompute)},
                    {"adam_on_coordinator", st.adam_on_coordinator},
                    {"device", plan_device_name(st.device)},
@@ -405,9 +407,11 @@ std::string memory_plan_text(const MemoryPlan& p) {
       static_cast<double>(s.parameter_count()) / 1e9);
   out += fmt::format(
       "settings: tp {}, {} GB per GPU ({:.0f}% headroom), weights {} B, factors {} B, eval batch {}, {} + {} "
-      "tokens, train micro-batch {}, modules {}, recompute {}, device {}\n",
+      "tokens, train micro-batch {}, modules {}{}, recompute {}, device {}\n",
       st.tp, st.gpu_memory_gb, st.headroom_fraction * 100, st.weight_bytes, st.factor_bytes, st.eval_batch,
       st.max_prompt_tokens, st.max_new_tokens, st.train_micro_batch, svf_modules_name(st.modules),
+      st.adapted_layers > 0 && st.adapted_layers < s.layers ? fmt::format(" in {} of {} layers", st.adapted_layers, s.layers)
+                                                            : std::string(),
       recompute_name(st.recompute), plan_device_name(st.device));
   if (!p.valid) {
     out += "layout: INVALID: " + p.invalid_reason + "\n";

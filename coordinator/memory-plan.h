@@ -72,6 +72,9 @@ struct PlanSettings {
   int64_t max_new_tokens = 1024;
   int train_micro_batch = 1;         // sequences per scoring forward/backward
   SvfModules modules = SvfModules::mlp;
+  // Decoder layers that carry SVF factors (the campaign key `layers` of the model's experts, their
+  // union; 0: every layer). The paper's 70B adapts 40 of its 80.
+  int64_t adapted_layers = 0;
   // The campaign key `recompute` of gradient items (default layer: each layer rerun in backward).
   Recompute recompute = Recompute::layer;
   bool adam_on_coordinator = true;   // DESIGN.md decision 1: workers hold no optimizer state

@@ -1,5 +1,6 @@
 // `t2 plan` on the command line: the 70B campaign at TP 8 on 80 GB fits, an override to TP 2 does not
-// (exit 1), a model folder without config.json is a usage error naming the key (exit 2).
+// (exit 1), the trainers' `layers` size the factors, a model folder without config.json is a usage
+// error naming the key (exit 2).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -51,6 +52,45 @@ TEST(PlanCli, SeventyBillionAtTp8FitsAndTp2DoesNot) {
   EXPECT_EQ(r3.exit_code, 0) << r3.out << r3.err;
   EXPECT_NE(r3.out.find("settings that do not fit"), std::string::npos) << r3.out;
   EXPECT_NE(r3.out.find("tp 4"), std::string::npos) << r3.out;
+}
+
+// The campaign key `layers` of the SVF trainers sizes the factors: the paper's 70B adapts 40 of its 80
+// layers, so it holds half the factors and z of every layer; two experiments' lists count as their union.
+TEST(PlanCli, FactorsFollowTheAdaptedLayers) {
+  CampaignDir c;
+  auto write = [&](const std::string& name, const std::string& layers) {
+    std::ofstream(c.dir + "/" + name) << "name: plan70b\noutput: " << c.dir << "/run\ndata_dir: " << c.dir
+                                      << "\nmodels:\n  big:\n    path: " << c.dir
+                                      << "/llama3-70b\n    tp: 8\n    gpu_memory_gb: 80\n"
+                                         "tasks:\n  gsm8k: {kind: gsm8k}\n"
+                                         "experiments:\n  - name: train\n    kind: train_expert\n"
+                                         "    tasks: [gsm8k]\n    micro_batch: 4\n" << layers;
+    return c.dir + "/" + name;
+  };
+  auto plan = [&](const std::string& file) {
+    auto r = test::run_t2({"plan", file, "--json"});
+    EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.out << r.err;  // 1: something does not fit
+    return nlohmann::json::parse(r.out)["models"]["big"];
+  };
+  auto factor_bytes = [](const nlohmann::json& p) {
+    for (const auto& i : p["phases"]["evaluate"]["items"])
+      if (i["name"].get<std::string>().find("SVF factors") != std::string::npos) return i["bytes"].get<double>();
+    return -1.0;
+  };
+  const auto all = plan(write("all.yaml", ""));
+  const auto half = plan(write("half.yaml", "    layers: \"0-39\"\n"));
+  const auto two = plan(write("two.yaml", "    layers: \"0-9\"\n  - name: more\n    kind: train_expert\n"
+                                          "    tasks: [gsm8k]\n    micro_batch: 4\n    layers: \"5-19\"\n"));
+  EXPECT_EQ(all["settings"]["adapted_layers"], 80);
+  EXPECT_EQ(half["settings"]["adapted_layers"], 40);
+  EXPECT_EQ(two["settings"]["adapted_layers"], 20);  // 0-9 and 5-19
+  EXPECT_EQ(all["z_count"], 1966080);
+  EXPECT_EQ(half["z_count"], 1966080 / 2);
+  EXPECT_EQ(two["z_count"], 1966080 / 4);
+  ASSERT_GT(factor_bytes(all), 0);
+  EXPECT_DOUBLE_EQ(factor_bytes(half), factor_bytes(all) / 2);
+  auto text = test::run_t2({"plan", c.dir + "/half.yaml"});
+  EXPECT_NE(text.out.find("modules mlp in 40 of 80 layers"), std::string::npos) << text.out;
 }
 
 TEST(PlanCli, MissingConfigIsAUsageErrorNamingTheKey) {
