@@ -28,11 +28,12 @@
 
 #include <fmt/format.h>
 
+#include "cli/campaign-memory-plan.h"
+#include "cli/cli.h"
 #include "cluster/slurm-allocation.h"
 #include "cluster/slurm-client.h"
 #include "cluster/slurm-run-jobs.h"
 #include "cluster/slurm-script.h"
-#include "cli/cli.h"
 #include "coordinator/campaign-freeze.h"
 #include "coordinator/memory-plan-model.h"
 #include "coordinator/memory-plan.h"
@@ -84,19 +85,25 @@ std::vector<std::string> memory_notes(const Campaign& c) {
       notes.push_back(fmt::format("model {}: {} not found, memory not planned", m.name, cfg));
       continue;
     }
-    PlanSettings st;
-    st.tp = tp;
-    st.gpu_memory_gb = m.gpu_memory_gb;
-    st.weight_bytes = m.dtype == "fp32" ? 4 : 2;
-    st.factor_bytes = st.weight_bytes;  // U and V are held in the serving dtype (fp32 models: fp32)
-    const MemoryPlan p = plan_memory(model_shape_from_path(m.path), st);
-    if (c.slurm.gpus_per_node > 0) {
+    // the settings `t2 plan CAMPAIGN` uses: the model's and its experiments' (batch, micro_batch, ...)
+    ModelShape shape = model_shape_from_path(m.path);
+    shape.name = m.name;
+    // (the check below is for GPU campaigns; a CPU campaign's plan is only a note, sized with materialised
+    // attention, the larger of the two)
+    const PlanSettings st =
+        campaign_plan_settings(c, m, shape, PlanSettings{}, [](const char*) { return false; }, false);
+    const MemoryPlan p = plan_memory(shape, st);
+    if (c.slurm.gpus_per_node > 0 && st.device == PlanDevice::gpu) {
       T2_CHECK_AS(UsageError, p.valid, "model {}: tp {} cannot shard it: {}", m.name, tp, p.invalid_reason);
-      T2_CHECK_AS(UsageError, p.evaluate.fits && p.train.fits,
-                  "model {} with tp {} does not fit GPUs of {} GB (evaluate {} of {}, train {} of {}); raise tp or "
-                  "use bigger GPUs (t2 plan --model-config {} --tp {} shows the details)",
-                  m.name, tp, m.gpu_memory_gb, format_gb(p.evaluate.total_bytes), format_gb(p.evaluate.budget_bytes),
-                  format_gb(p.train.total_bytes), format_gb(p.train.budget_bytes), m.path, tp);
+      std::vector<std::string> over;
+      for (const PhasePlan* ph : {&p.evaluate, &p.train})
+        if (!ph->fits) over.push_back(fmt::format("{} {} of {}", ph->phase, format_gb(ph->total_bytes), format_gb(ph->budget_bytes)));
+      for (const auto& w : p.work_items)
+        if (!w.fits) over.push_back(fmt::format("{} {} of {}", w.phase, format_gb(w.total_bytes), format_gb(w.budget_bytes)));
+      T2_CHECK_AS(UsageError, over.empty(),
+                  "{}: model {} with tp {} does not fit GPUs of {} GB ({}); raise tp, lower the experiments' "
+                  "batch_size or micro_batch, or use bigger GPUs (t2 plan {} shows every term)",
+                  c.file, m.name, tp, m.gpu_memory_gb, join(over, "; "), c.file);
     }
     notes.push_back(fmt::format("model {}: tp {}, per GPU evaluate {} / train {} of {}", m.name, tp,
                                 format_gb(p.evaluate.total_bytes), format_gb(p.train.total_bytes),

@@ -277,6 +277,42 @@ TEST_F(Submit, DryRunOfThePaperCampaignHasNodeAlignedGroupsAndOneCoordinator) {
   EXPECT_EQ(p4.groups_of_tp(1).size(), 8u) << p4.summary();
 }
 
+// t2 submit sizes a GPU campaign as `t2 plan CAMPAIGN` does, from the experiments' own settings: a
+// Llama-3-8B SVF trainer that scores its whole shard per gradient item (16 rollouts of 1024 + 1024
+// tokens) needs 89 GB of an 80 GB GPU and is refused before anything is queued, naming the item and
+// the keys to change; with micro_batch 4 the same campaign is submitted.
+TEST_F(Submit, RefusesACampaignWhoseGradientItemDoesNotFitItsGpus) {
+  const std::string model = dir_ + "/llama3-8b";
+  fs::create_directories(model);
+  t2::write_file_atomic(model + "/config.json",
+                        R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_act": "silu",
+      "hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32, "num_hidden_layers": 32,
+      "num_key_value_heads": 8, "vocab_size": 128256, "rms_norm_eps": 1e-05, "rope_theta": 500000.0,
+      "max_position_embeddings": 8192, "tie_word_embeddings": false, "torch_dtype": "bfloat16"})");
+  t2::write_file_atomic(dir_ + "/qa.jsonl", "{\"question\": \"1+1?\", \"answer\": \"2\"}\n"
+                                            "{\"question\": \"2+2?\", \"answer\": \"4\"}\n");
+  auto campaign = [&](const std::string& name, const std::string& extra) {
+    const std::string yaml =
+        "name: fit\noutput: " + dir_ + "/" + name + "\nmodels:\n  big: {path: " + model + ", tp: 1, dtype: bf16}\n" +
+        "tasks:\n  qa: {kind: user, scorer: exact, max_new_tokens: 1024, data: {train: " + dir_ + "/qa.jsonl, test: " +
+        dir_ + "/qa.jsonl}, split: {train: 'train|even', valid: 'train|odd'}}\n" +
+        "experiments:\n  - {name: train, kind: train_expert, tasks: [qa]" + extra + "}\n" +
+        "slurm:\n  partition: debug\n  nodes: 1\n  gpus_per_node: 8\n";
+    t2::write_file_atomic(dir_ + "/" + name + ".yaml", yaml);
+    return dir_ + "/" + name + ".yaml";
+  };
+  const auto r = run_cli({"submit", campaign("whole", ""), "--dry-run", "--t2", kT2});
+  EXPECT_EQ(r.exit_code, 2) << r.describe() << "\n" << r.out;
+  EXPECT_NE(r.err.find("model big with tp 1 does not fit GPUs of 80 GB"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("grad item"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("micro_batch"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("#SBATCH"), std::string::npos) << "a script was rendered: " << r.out;
+
+  const auto ok = run_cli({"submit", campaign("four", ", micro_batch: 4"), "--dry-run", "--t2", kT2});
+  ASSERT_TRUE(ok.ok()) << ok.describe() << "\n" << ok.out;
+  EXPECT_NE(ok.out.find("# plan: model big: tp 1"), std::string::npos) << ok.out;
+}
+
 // The allocation rule over many shapes: whatever the degrees and node sizes, the world it requests is
 // placed without idle ranks at its end, with a group of every degree, node-aligned when tp fits a node.
 TEST(SlurmAllocation, RequestsWhatThePlacementUses) {
