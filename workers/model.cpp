@@ -84,7 +84,8 @@ void copy_releasing(const torch::Tensor& view, torch::Tensor out) {
     // whole pages only: [done, upto) rounded inwards; the next block starts where this one's
     // rounded end stopped, so no page is skipped between blocks
     static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const char* cut = r0 + n == rows ? upto : reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(upto) & ~(page - 1));
+    const char* cut =
+        r0 + n == rows ? upto : reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(upto) & ~(page - 1));
     if (cut > done) {
       release_mapped_pages(done, cut);
       done = cut;

@@ -1,9 +1,10 @@
 // The decode hot path against the general one it shortcuts: one row (gemv, or the one-row kernel)
-// equals the same row inside a GEMM batch; the small-row kernels equal a float64 product; the KV cache reused across generate calls and compacted in place when
-// sequences finish gives what a fresh cache gives; weights served in place from the mapped checkpoint
-// can be overwritten (set_weight) without touching the file, and weights copied out of it (another
-// dtype) are held once, not beside the file's pages; decode attention read straight from the
-// cache equals a float64 masked softmax attention.
+// equals the same row inside a GEMM batch; the small-row kernels equal a float64 product; the KV
+// cache reused across generate calls and compacted in place when sequences finish gives what a fresh
+// cache gives; weights served in place from the mapped checkpoint can be overwritten (set_weight)
+// without touching the file, and weights copied out of it (another dtype) are held once, not beside
+// the file's pages; decode attention read straight from the cache equals a float64 masked softmax
+// attention.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
