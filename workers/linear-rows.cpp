@@ -110,7 +110,7 @@ __attribute__((target("avx512f"))) void small_rows_avx512(const float* x, int64_
 // y[i] = W[i] · x for one activation row, weight rows [i0, i1): one weight row at a time, read
 // front to back with four accumulators. One sequential stream is what the hardware prefetcher
 // follows best: on the development machine (AMD EPYC, AVX-512) this reads the 110M model's weights
-// at 23 GB/s, where OpenBLAS sgemv reaches 16 and interleaving two or four rows 13–16.
+// at 20-23 GB/s, where OpenBLAS sgemv reaches 13-16 and interleaving two or four rows 13-18.
 __attribute__((target("avx512f"))) void one_row_avx512(const float* x, const float* W, int64_t in, int64_t i0,
                                                        int64_t i1, float* y) {
   for (int64_t i = i0; i < i1; ++i) {

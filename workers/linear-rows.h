@@ -3,7 +3,7 @@
 // what GEMM libraries are tuned for. INTERNAL to workers/ (torch).
 //   N = 1:        on a CPU with AVX-512, fp32, no autograd, weights of 1 MB or more: one weight row
 //                 at a time, streamed front to back (23 GB/s on the development machine, OpenBLAS
-//                 sgemv 16); otherwise BLAS gemv (gemm would pack, i.e. copy, the whole matrix);
+//                 sgemv 13-16); otherwise BLAS gemv (gemm would pack, i.e. copy, the whole matrix);
 //   2 <= N <= 32: on such a CPU and weights: a register-blocked kernel (4 weight rows x 4 activation rows, the next weight rows
 //                 prefetched while these are multiplied) that reads each weight row once for all N
 //                 rows, in place (OpenBLAS 0.3.21 sgemm runs such shapes at about a third of the
