@@ -3,39 +3,42 @@
 #include <algorithm>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "jobs/layer-list.h"
 
 namespace t2 {
 namespace {
 
-// The largest number a hyperparameter takes (a value or a sweep list), or 0.
-double max_number(const nlohmann::json& params, const char* key) {
-  if (!params.is_object() || !params.contains(key)) return 0;
+// Calls fn on each value a hyperparameter takes: its value, or each entry of a sweep list.
+template <typename F>
+void for_each_value(const nlohmann::json& params, const char* key, F&& fn) {
+  if (!params.is_object() || !params.contains(key)) return;
   const auto& v = params[key];
-  double m = 0;
-  if (v.is_number()) m = v.get<double>();
   if (v.is_array())
-    for (const auto& x : v)
-      if (x.is_number()) m = std::max(m, x.get<double>());
+    for (const auto& x : v) fn(x);
+  else
+    fn(v);
+}
+
+// The largest number a hyperparameter takes, or 0 (callers only ask whether it is positive).
+double max_number(const nlohmann::json& params, const char* key) {
+  double m = 0;
+  for_each_value(params, key, [&](const nlohmann::json& x) {
+    if (x.is_number()) m = std::max(m, x.get<double>());
+  });
   return m;
 }
 
-// The union of the modules a hyperparameter names (a value or a sweep list).
+// The union of the modules a hyperparameter names.
 void add_modules(const nlohmann::json& params, bool& mlp, bool& attn, bool& qkvo) {
-  if (!params.is_object() || !params.contains("modules")) return;
-  auto one = [&](const nlohmann::json& x) {
+  for_each_value(params, "modules", [&](const nlohmann::json& x) {
     if (!x.is_string()) return;
     const std::string m = x.get<std::string>();
     mlp |= m == "mlp" || m == "all" || m == "all_qkvo";
     attn |= m != "mlp" && m != "auto";
     qkvo |= m == "attn_qkvo" || m == "all_qkvo";
-  };
-  const auto& v = params["modules"];
-  if (v.is_array())
-    for (const auto& x : v) one(x);
-  else
-    one(v);
+  });
 }
 
 // The union of the `layers` key (a layer list, or several when swept) into `layers`; `all` set when
@@ -45,37 +48,34 @@ void add_layers(const nlohmann::json& params, bool trainer, std::set<int64_t>& l
     all |= trainer;  // a trainer's default is every layer
     return;
   }
-  auto one = [&](const nlohmann::json& x) {
+  for_each_value(params, "layers", [&](const nlohmann::json& x) {
     if (!x.is_string() || x.get<std::string>() == "auto") return;
     const auto l = parse_layer_list(x.get<std::string>());
     if (l.empty()) all = true;
     layers.insert(l.begin(), l.end());
-  };
-  const auto& v = params["layers"];
-  if (v.is_array())
-    for (const auto& x : v) one(x);
-  else
-    one(v);
+  });
 }
 
 }  // namespace
 
 int64_t max_param(const nlohmann::json& params, const char* key) {
-  if (!params.is_object() || !params.contains(key)) return 0;
-  const auto& v = params[key];
   int64_t m = 0;
-  if (v.is_number_integer()) m = v.get<int64_t>();
-  if (v.is_array())
-    for (const auto& x : v)
-      if (x.is_number_integer()) m = std::max(m, x.get<int64_t>());
+  for_each_value(params, key, [&](const nlohmann::json& x) {
+    if (x.is_number_integer()) m = std::max(m, x.get<int64_t>());
+  });
   return m;
 }
 
-bool plan_fits(const MemoryPlan& p) {
-  bool ok = p.valid && p.evaluate.fits && p.train.fits;
-  for (const auto& w : p.work_items) ok &= w.fits;
-  return ok;
+std::vector<const PhasePlan*> phases_over_budget(const MemoryPlan& p) {
+  std::vector<const PhasePlan*> over;
+  for (const PhasePlan* ph : {&p.evaluate, &p.train})
+    if (!ph->fits) over.push_back(ph);
+  for (const auto& w : p.work_items)
+    if (!w.fits) over.push_back(&w);
+  return over;
 }
+
+bool plan_fits(const MemoryPlan& p) { return p.valid && phases_over_budget(p).empty(); }
 
 bool uses_model(const ExperimentSpec& e, const std::string& model) {
   return std::find(e.models.begin(), e.models.end(), model) != e.models.end();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -25,10 +26,14 @@ using PlanFlagGiven = std::function<bool(const char* flag)>;
 PlanSettings campaign_plan_settings(const Campaign& c, const ModelSpec& m, const ModelShape& shape, PlanSettings base,
                                     const PlanFlagGiven& given, bool cpu_attention_fused);
 
-// Both phases and every kind of work item fit.
+// The phases and kinds of work item that do not fit their budget.
+std::vector<const PhasePlan*> phases_over_budget(const MemoryPlan& p);
+
+// A valid layout whose phases and every kind of work item fit.
 bool plan_fits(const MemoryPlan& p);
 
-// The largest integer a hyperparameter takes (a value or a sweep list), or 0.
+// The largest integer a hyperparameter takes (a value or a sweep list), or 0 (callers only ask
+// whether it is positive).
 int64_t max_param(const nlohmann::json& params, const char* key);
 
 // Whether experiment e runs on the model named `model`.

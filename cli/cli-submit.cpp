@@ -96,13 +96,8 @@ std::vector<std::string> memory_notes(const Campaign& c) {
     if (c.slurm.gpus_per_node > 0 && st.device == PlanDevice::gpu) {
       T2_CHECK_AS(UsageError, p.valid, "model {}: tp {} cannot shard it: {}", m.name, tp, p.invalid_reason);
       std::vector<std::string> over;
-      auto note_over = [&](const PhasePlan& ph) {
-        if (!ph.fits)
-          over.push_back(fmt::format("{} {} of {}", ph.phase, format_gb(ph.total_bytes), format_gb(ph.budget_bytes)));
-      };
-      note_over(p.evaluate);
-      note_over(p.train);
-      for (const auto& w : p.work_items) note_over(w);
+      for (const PhasePlan* ph : phases_over_budget(p))
+        over.push_back(fmt::format("{} {} of {}", ph->phase, format_gb(ph->total_bytes), format_gb(ph->budget_bytes)));
       T2_CHECK_AS(UsageError, over.empty(),
                   "{}: model {} with tp {} does not fit GPUs of {} GB ({}); raise tp, lower the experiments' "
                   "batch_size or micro_batch, or use bigger GPUs (t2 plan {} shows every term)",

@@ -1,7 +1,5 @@
 #include "workers/model.h"
 
-#include <unistd.h>
-
 #include <cmath>
 
 #include "cluster/communicator.h"
@@ -76,20 +74,11 @@ void copy_releasing(const torch::Tensor& view, torch::Tensor out) {
   int64_t last = 0;  // element offset of the view's last element
   for (int64_t d = 0; d < view.dim(); ++d) last += (view.size(d) - 1) * view.stride(d);
   const char* end = first + (last + 1) * esz;
-  const char* done = first;
+  const void* done = first;  // released up to here: the next block starts where this one's pages ended
   for (int64_t r0 = 0; r0 < rows; r0 += block) {
     const int64_t n = std::min(block, rows - r0);
     out.narrow(0, r0, n).copy_(view.narrow(0, r0, n));
-    const char* upto = r0 + n == rows ? end : first + (r0 + n) * row_bytes;
-    // whole pages only: [done, upto) rounded inwards; the next block starts where this one's
-    // rounded end stopped, so no page is skipped between blocks
-    static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const char* cut =
-        r0 + n == rows ? upto : reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(upto) & ~(page - 1));
-    if (cut > done) {
-      release_mapped_pages(done, cut);
-      done = cut;
-    }
+    done = release_mapped_pages(done, r0 + n == rows ? end : first + (r0 + n) * row_bytes);
   }
 }
 

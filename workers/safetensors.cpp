@@ -238,11 +238,13 @@ const SafetensorsFile& Checkpoint::file_of(const std::string& name) const {
 
 const void* Checkpoint::data(const std::string& name) const { return file_of(name).data(info(name)); }
 
-void release_mapped_pages(const void* begin, const void* end) {
-  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+const void* release_mapped_pages(const void* begin, const void* end) {
+  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const uintptr_t b = (reinterpret_cast<uintptr_t>(begin) + page - 1) & ~(page - 1);
   const uintptr_t e = reinterpret_cast<uintptr_t>(end) & ~(page - 1);
-  if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+  if (e <= b) return begin;
+  ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+  return reinterpret_cast<const void*>(e);
 }
 
 void Checkpoint::expect_shape(const std::string& name, const std::vector<int64_t>& shape) const {

@@ -95,7 +95,9 @@ void write_safetensors_f32(const std::string& path,
 // a GPU) and that nobody serves from the mapping, so that only the copy stays resident. A later read
 // maps the file's pages again; pages written through the mapping would revert to the file's contents,
 // so never release bytes of a tensor served in place. Best effort (a failure only costs memory).
-void release_mapped_pages(const void* begin, const void* end);
+// Returns where the released pages end (`end` rounded down to a page; `begin` when none was whole), so
+// that a caller releasing a range in pieces starts the next piece there and skips no page.
+const void* release_mapped_pages(const void* begin, const void* end);
 
 // bf16/f16 <-> f32 conversions shared with the torch-free callers.
 float bf16_to_f32(uint16_t v);

@@ -319,7 +319,6 @@ std::pair<double, double> read_bandwidth(const std::string& path) {
 // read the file once" that start-up is allowed on top of its 0.3 s.
 double read_once_seconds(const std::string& path) {
   std::vector<double> t;
-  std::vector<char> buf(1 << 24);
   for (int i = 0; i < 3; ++i) {
     const int fd = ::open(path.c_str(), O_RDONLY);
     if (fd < 0) throw t2::Error("cannot open " + path);
@@ -512,10 +511,9 @@ int main(int argc, char** argv) {
       const double kv_mib = 2.0 * static_cast<double>(c.num_hidden_layers * c.kv_size()) * (1 + N) * 4 / 1048576.0;
       const double w_mib = weight_bytes / 1048576.0, bare = median(t2_bare), peak = median(t2_peak);
       std::printf("%-22s t2 / (weights + KV %.1f MiB) %.2fx (target <= 1.15x); the t2 process without a model "
-                  "(`t2 --version`) peaks at %.0f MiB (LibTorch and its %s), so the model adds %.0f MiB = %.2fx "
-                  "(weights + KV)\n",
-                  "", kv_mib, peak / (w_mib + kv_mib), bare, "shared libraries", peak - bare,
-                  (peak - bare) / (w_mib + kv_mib));
+                  "(`t2 --version`) peaks at %.0f MiB (LibTorch and its shared libraries), so the model adds "
+                  "%.0f MiB = %.2fx (weights + KV)\n",
+                  "", kv_mib, peak / (w_mib + kv_mib), bare, peak - bare, (peak - bare) / (w_mib + kv_mib));
     }
     std::printf("%-22s %16.3f s %19.3f s %9.2fx\n", "start to first token", median(t2_start), median(ref_start),
                 median(t2_start) / median(ref_start));
